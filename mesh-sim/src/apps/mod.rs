@@ -1,0 +1,80 @@
+//! Built-in sample applications that stand in for container images: bookinfo, httpbin, sleep
+//! and tcp-echo.
+//!
+//! A backend that cannot run containers maps each container image to one of these apps with
+//! [`AppKind::from_image`] and starts it with [`start`]. The apps open real sockets; their
+//! outgoing calls go through a [`PodNetwork`], which gives them the pod's view of the cluster
+//! (its DNS names, and its own sidecar when the pod is injected).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+/// A boxed future, as returned by [`PodNetwork`] methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The network as one pod sees it.
+pub trait PodNetwork: Send + Sync + 'static {
+    /// Connects to `host:port` the way a process inside the pod would: `host` is resolved with
+    /// the pod's DNS search path, and the connection leaves from the pod's address.
+    fn connect<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<TcpStream>>;
+}
+
+/// The sample applications known to the in-process backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppKind {
+    /// Bookinfo `productpage`: renders the book page from details and reviews.
+    BookinfoProductpage,
+    /// Bookinfo `details`: book metadata as JSON.
+    BookinfoDetails,
+    /// Bookinfo `reviews` in version 1 (no stars), 2 (black stars) or 3 (red stars).
+    BookinfoReviews {
+        /// 1, 2 or 3.
+        version: u8,
+    },
+    /// Bookinfo `ratings`: star ratings as JSON.
+    BookinfoRatings,
+    /// httpbin: echoes requests (`/get`, `/headers`, `/ip`, `/status/N`, ...).
+    Httpbin,
+    /// Istio's `tcp-echo-server`: echoes each line prefixed by a configured word.
+    TcpEcho,
+    /// A container that only sleeps, used as the place to run curl from (`curlimages/curl`).
+    Sleep,
+}
+
+/// Everything a started app needs to know about its pod.
+#[derive(Clone)]
+pub struct AppContext {
+    /// Pod name, used in logs and in responses that report the serving pod.
+    pub pod_name: String,
+    /// Pod namespace.
+    pub namespace: String,
+    /// Address the app's listeners bind to.
+    pub bind_ip: IpAddr,
+    /// Ports declared in the container spec (`containerPort`); an app listens on its usual
+    /// port when this is empty.
+    pub ports: Vec<u16>,
+    /// Container arguments (`args`), which some images read (tcp-echo takes its port and
+    /// prefix from them).
+    pub args: Vec<String>,
+    /// Container environment (`env` entries with literal values).
+    pub env: BTreeMap<String, String>,
+    /// The pod's view of the network for outgoing calls.
+    pub network: Arc<dyn PodNetwork>,
+}
+
+impl std::fmt::Debug for AppContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppContext")
+            .field("pod_name", &self.pod_name)
+            .field("namespace", &self.namespace)
+            .field("bind_ip", &self.bind_ip)
+            .field("ports", &self.ports)
+            .finish_non_exhaustive()
+    }
+}

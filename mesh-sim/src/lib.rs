@@ -1,0 +1,6 @@
+//! An in-process service mesh made of real components: a certificate authority issuing SPIFFE
+//! certificates, a controller pushing proxy configuration over the network, sidecar proxies
+//! terminating mTLS with rustls, and sample applications.
+
+pub mod apps;
+pub mod identity;
