@@ -3,4 +3,6 @@
 //! terminating mTLS with rustls, and sample applications.
 
 pub mod apps;
+pub mod cluster;
 pub mod identity;
+pub mod resources;
