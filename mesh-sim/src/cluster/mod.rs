@@ -280,13 +280,11 @@ impl ClusterState {
 
     fn check_parent_exists(&self, key: &ResourceKey) -> Result<(), ClusterError> {
         match &key.scope {
-            Scope::Namespace(namespace) => {
-                if self.namespace_labels(namespace).is_none() {
-                    return Err(ClusterError::NamespaceNotFound {
-                        namespace: namespace.clone(),
-                        key: key.to_string(),
-                    });
-                }
+            Scope::Namespace(namespace) if self.namespace_labels(namespace).is_none() => {
+                return Err(ClusterError::NamespaceNotFound {
+                    namespace: namespace.clone(),
+                    key: key.to_string(),
+                });
             }
             Scope::Tsb(parent) if !parent.is_empty() => {
                 let exists = self.objects.keys().any(|candidate| {

@@ -232,45 +232,64 @@ mod tests {
         let ns_both = labels(&[("istio-injection", "disabled"), ("istio.io/rev", "default")]);
         let pod_on = labels(&[("sidecar.istio.io/inject", "true")]);
         let pod_off = labels(&[("sidecar.istio.io/inject", "false")]);
-        let cases: &[(
-            &str,
-            &BTreeMap<String, String>,
-            &BTreeMap<String, String>,
-            &BTreeMap<String, String>,
-            bool,
-            bool,
-        )] = &[
-            ("app", &none, &none, &none, false, false),
-            ("app", &ns_on, &none, &none, false, true),
-            ("app", &ns_off, &none, &none, false, false),
-            ("app", &ns_on, &pod_off, &none, false, false),
-            ("app", &ns_off, &pod_on, &none, false, false),
-            ("app", &none, &pod_on, &none, false, true),
-            ("app", &none, &none, &pod_on, false, true),
-            ("app", &ns_on, &none, &pod_off, false, false),
-            ("app", &none, &pod_on, &pod_off, false, true),
-            ("app", &ns_rev, &none, &none, false, true),
-            ("app", &ns_other_rev, &none, &none, false, false),
-            ("app", &ns_both, &none, &none, false, false),
-            ("app", &ns_on, &none, &none, true, false),
-            ("kube-system", &ns_on, &pod_on, &none, false, false),
+        struct Case<'a> {
+            namespace: &'a str,
+            namespace_labels: &'a BTreeMap<String, String>,
+            pod_labels: &'a BTreeMap<String, String>,
+            pod_annotations: &'a BTreeMap<String, String>,
+            host_network: bool,
+            expected: bool,
+        }
+        let case =
+            |namespace, namespace_labels, pod_labels, pod_annotations, host_network, expected| {
+                Case {
+                    namespace,
+                    namespace_labels,
+                    pod_labels,
+                    pod_annotations,
+                    host_network,
+                    expected,
+                }
+            };
+        let cases = [
+            case("app", &none, &none, &none, false, false),
+            case("app", &ns_on, &none, &none, false, true),
+            case("app", &ns_off, &none, &none, false, false),
+            case("app", &ns_on, &pod_off, &none, false, false),
+            case("app", &ns_off, &pod_on, &none, false, false),
+            case("app", &none, &pod_on, &none, false, true),
+            case("app", &none, &none, &pod_on, false, true),
+            case("app", &ns_on, &none, &pod_off, false, false),
+            case("app", &none, &pod_on, &pod_off, false, true),
+            case("app", &ns_rev, &none, &none, false, true),
+            case("app", &ns_other_rev, &none, &none, false, false),
+            case("app", &ns_both, &none, &none, false, false),
+            case("app", &ns_on, &none, &none, true, false),
+            case("kube-system", &ns_on, &pod_on, &none, false, false),
         ];
-        for (namespace, ns_labels, pod_labels, pod_annotations, host_network, expected) in cases {
+        for Case {
+            namespace,
+            namespace_labels,
+            pod_labels,
+            pod_annotations,
+            host_network,
+            expected,
+        } in cases
+        {
             assert_eq!(
                 injection_decision(
                     namespace,
-                    ns_labels,
+                    namespace_labels,
                     pod_labels,
                     pod_annotations,
-                    *host_network
+                    host_network
                 ),
-                *expected,
-                "namespace {namespace} {ns_labels:?}, pod labels {pod_labels:?}, \
+                expected,
+                "namespace {namespace} {namespace_labels:?}, pod labels {pod_labels:?}, \
                  annotations {pod_annotations:?}, hostNetwork {host_network}"
             );
         }
     }
-
     #[test]
     fn safe_encode_uses_kubernetes_alphabet() {
         let encoded = safe_encode(fnv1a(b"sleep"), 10);

@@ -392,10 +392,6 @@ pub enum KeyError {
 /// A resource as stored by the mesh.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "resources are few and long-lived"
-)]
 pub enum Resource {
     /// See [`ResourceKind::Namespace`].
     Namespace(Namespace),
