@@ -5,4 +5,5 @@
 pub mod apps;
 pub mod cluster;
 pub mod identity;
+pub mod policy;
 pub mod resources;
