@@ -6,4 +6,6 @@ pub mod apps;
 pub mod cluster;
 pub mod identity;
 pub mod policy;
+pub mod records;
 pub mod resources;
+pub mod xds;
