@@ -3,9 +3,13 @@
 //! terminating mTLS with rustls, and sample applications.
 
 pub mod apps;
+pub mod ca;
 pub mod cluster;
 pub mod identity;
+pub mod net;
 pub mod policy;
 pub mod records;
 pub mod resources;
+pub mod tls;
+pub mod token;
 pub mod xds;

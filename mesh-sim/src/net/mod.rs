@@ -1,0 +1,4 @@
+//! Networking shared by the control plane and the data plane.
+
+pub mod api;
+pub mod https;
