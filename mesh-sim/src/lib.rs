@@ -5,9 +5,11 @@
 pub mod apps;
 pub mod ca;
 pub mod cluster;
+pub mod controller;
 pub mod identity;
 pub mod net;
 pub mod policy;
+pub mod proxy;
 pub mod records;
 pub mod resources;
 pub mod tls;

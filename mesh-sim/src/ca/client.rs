@@ -46,9 +46,9 @@ pub enum IssueError {
     #[error("CA issued a certificate for {found}, expected {expected}")]
     WrongIdentity {
         /// Requested identity.
-        expected: SpiffeId,
+        expected: String,
         /// Identity in the certificate.
-        found: SpiffeId,
+        found: String,
     },
     /// The credentials cannot be used for TLS.
     #[error(transparent)]
@@ -142,8 +142,8 @@ pub async fn request_certificate(
     let credentials = WorkloadCredentials::new(chain, key)?;
     if credentials.identity() != identity {
         return Err(IssueError::WrongIdentity {
-            expected: identity.clone(),
-            found: credentials.identity().clone(),
+            expected: identity.to_string(),
+            found: credentials.identity().to_string(),
         });
     }
     Ok((credentials, TrustBundle::new(roots)))
