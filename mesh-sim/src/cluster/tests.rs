@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::dns::Route;
 use super::pods::PodPhase;
 use super::*;
 
@@ -215,29 +214,15 @@ fn dns_search_path_and_routes() {
     assert!(state.resolve_service("sleep", "web.other").is_none());
 
     let outside = pod_of(&state, "sleep", "sleep").clone();
-    let web_ip = pod_of(&state, "bookinfo", "web-v1").ip;
+    let web_ip = state.service("bookinfo", "web").unwrap().cluster_ip;
     assert_eq!(
-        state.route(&outside, "web.bookinfo", 9080, 0),
-        Some(Route::Endpoint {
-            address: SocketAddrV4::new(web_ip, 9080)
-        }),
-        "a pod without sidecar reaches the endpoint directly"
+        state.resolve_address(&outside, "web.bookinfo"),
+        Some(web_ip),
+        "a pod without sidecar gets the cluster IP"
     );
     let inside = pod_of(&state, "bookinfo", "client").clone();
-    assert!(
-        matches!(
-            state.route(&inside, "web", 9080, 0),
-            Some(Route::Sidecar { .. })
-        ),
-        "an injected pod reaches its own sidecar"
-    );
-    assert!(
-        matches!(
-            state.route(&outside, "web.bookinfo", 9999, 0),
-            Some(Route::ClusterIp { .. })
-        ),
-        "an undeclared port goes to the cluster IP"
-    );
+    let listener = state.resolve_address(&inside, "web").unwrap();
+    assert_ne!(listener, web_ip, "an injected pod reaches its own sidecar");
+    assert_eq!(listener.octets()[2], 128, "outbound listener range");
+    assert_eq!(state.resolve_address(&outside, "nosuch.bookinfo"), None);
 }
-
-use std::net::SocketAddrV4;
