@@ -1,10 +1,11 @@
 //! Scenario files: the model they describe, and loading them with errors that point at the
 //! file, line and column.
 //!
-//! [`Scenario`] documents the file format. [`load`] reads one file, and [`load_with`] also
-//! overrides variables.
+//! [`Scenario`] documents the file format. [`load`] reads one file, [`load_with`] also
+//! overrides variables, and [`discover`] finds scenario files under directories.
 
 mod de;
+mod discover;
 mod error;
 mod exec;
 mod expect;
@@ -22,6 +23,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use self::discover::discover;
 pub use self::error::{ScenarioError, SourceLocation};
 pub use self::expect::{Expectation, Pattern, TextMatcher};
 pub use self::manifest::{BundledManifests, MeshSimManifests};
