@@ -500,4 +500,18 @@ spec:
             "TenantSetting organizations/tetrate/tenants/default/default-setting"
         );
     }
+
+    #[test]
+    fn tsb_kubernetes_form_keeps_its_namespace() {
+        let text = "apiVersion: tsb.tetrate.io/v2\nkind: TenantSetting\nmetadata:\n  name: s\n  \
+                    namespace: tsb\n  annotations:\n    tsb.tetrate.io/organization: ${ORG}\n    \
+                    tsb.tetrate.io/tenant: default\n";
+        let objects = read(text).unwrap();
+        let meta = objects[0].resource.tsb_meta().unwrap();
+        assert_eq!(meta.namespace.as_deref(), Some("tsb"));
+        assert_eq!(
+            objects[0].resource.key().unwrap().to_string(),
+            "TenantSetting organizations/tetrate/tenants/default/s"
+        );
+    }
 }

@@ -751,6 +751,15 @@ fn scenario_error_table() {
             "undefined variable `TEAM` in `${TEAM}`",
         ),
         (
+            with_steps(
+                "    - apply:\n        manifest: |\n          apiVersion: v1\n          kind: \
+                 Namespace\n            metadata: x\n",
+            ),
+            11,
+            21,
+            "invalid YAML: mapping values are not allowed in this context",
+        ),
+        (
             with_steps("    - apply:\n        manifest: \"apiVersion: v1\\nkind: Gadget\\n\"\n"),
             8,
             19,
