@@ -62,7 +62,9 @@ pub enum TextMatcher {
 const EXCERPT_CHARS: usize = 200;
 
 impl TextMatcher {
-    /// Checks `text`, returning a description of the mismatch when it does not match.
+    /// Checks `text`, returning a description of the mismatch when it does not match. The
+    /// description does not name the stream, such as `expected to contain "x", but it does
+    /// not`, so the caller prefixes `stdout` or `stderr`.
     pub fn check(&self, text: &str) -> Result<(), String> {
         match self {
             Self::Contains(needle) if !text.contains(needle.as_str()) => {
