@@ -1,1 +1,3 @@
-//! placeholder
+//! meshcheck: a conformance test harness for service-mesh security policy.
+
+pub mod scenario;

@@ -1,0 +1,60 @@
+//! Scenario files: the model they describe, and loading them with errors that point at the
+//! file, line and column.
+//!
+//! [`Scenario`] documents the file format. [`load`] reads one file, [`load_with`] also
+//! overrides variables, and [`discover`] finds scenario files under directories.
+
+mod de;
+mod discover;
+mod error;
+mod exec;
+mod expect;
+mod loader;
+mod manifest;
+mod model;
+mod refs;
+mod steps;
+mod vars;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use self::discover::discover;
+pub use self::error::{ScenarioError, SourceLocation};
+pub use self::expect::{Expectation, Pattern, TextMatcher};
+pub use self::manifest::{BundledManifests, MeshSimManifests};
+pub use self::model::{
+    Action, ClusterSettings, DeleteTarget, ExecStep, LabelStep, LocatedResource, ManifestSet,
+    ObjectRef, ProbeMode, Scenario, Step, Timeouts, WorkloadKind, WorkloadRef,
+};
+
+/// Loads and validates the scenario file at `path`, with the bundled manifests of mesh-sim.
+///
+/// Nothing is applied anywhere: the result is the complete model, or the first error found.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, &BTreeMap::new())
+}
+
+/// Loads the scenario at `path` as [`load`] does, with `overrides` replacing or adding
+/// variables (`--set NAME=value` on the command line). Overrides for names the scenario never
+/// references are ignored.
+pub fn load_with(
+    path: &Path,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Scenario, ScenarioError> {
+    load_with_bundled(path, overrides, &MeshSimManifests)
+}
+
+/// Loads the scenario at `path` as [`load_with`] does, resolving `bundled: NAME` sources
+/// with `bundled`.
+pub fn load_with_bundled(
+    path: &Path,
+    overrides: &BTreeMap<String, String>,
+    bundled: &dyn BundledManifests,
+) -> Result<Scenario, ScenarioError> {
+    loader::load_scenario(path, overrides, bundled)
+}
