@@ -6,7 +6,10 @@
 //! outgoing calls go through a [`PodNetwork`], which gives them the pod's view of the cluster
 //! (its DNS names, and its own sidecar when the pod is injected).
 
+mod image;
+
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
@@ -40,7 +43,10 @@ pub enum AppKind {
     /// Bookinfo `ratings`: star ratings as JSON.
     BookinfoRatings,
     /// httpbin: echoes requests (`/get`, `/headers`, `/ip`, `/status/N`, ...).
-    Httpbin,
+    Httpbin {
+        /// The httpbin implementation in the image.
+        flavor: HttpbinFlavor,
+    },
     /// Istio's `tcp-echo-server`: echoes each line prefixed by a configured word.
     TcpEcho,
     /// A container that only sleeps, used as the place to run curl from (`curlimages/curl`).
@@ -76,5 +82,36 @@ impl std::fmt::Debug for AppContext {
             .field("bind_ip", &self.bind_ip)
             .field("ports", &self.ports)
             .finish_non_exhaustive()
+    }
+}
+
+/// The httpbin implementations, which differ in their default port and in details of their
+/// JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpbinFlavor {
+    /// `mccutchen/go-httpbin`: port 8080, header values as JSON arrays, `origin` is the first
+    /// `X-Forwarded-For` entry.
+    Go,
+    /// The original Python httpbin (`kennethreitz/httpbin`, `kong/httpbin`): port 80, header
+    /// values as strings, proxy headers such as `X-Forwarded-For` hidden from `/headers`.
+    Python,
+}
+
+impl fmt::Display for AppKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BookinfoProductpage => f.write_str("bookinfo-productpage"),
+            Self::BookinfoDetails => f.write_str("bookinfo-details"),
+            Self::BookinfoReviews { version } => write!(f, "bookinfo-reviews-v{version}"),
+            Self::BookinfoRatings => f.write_str("bookinfo-ratings"),
+            Self::Httpbin {
+                flavor: HttpbinFlavor::Go,
+            } => f.write_str("go-httpbin"),
+            Self::Httpbin {
+                flavor: HttpbinFlavor::Python,
+            } => f.write_str("httpbin"),
+            Self::TcpEcho => f.write_str("tcp-echo"),
+            Self::Sleep => f.write_str("sleep"),
+        }
     }
 }
