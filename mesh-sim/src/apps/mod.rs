@@ -7,6 +7,10 @@
 //! (its DNS names, and its own sidecar when the pod is injected).
 
 mod image;
+mod running;
+mod tcp_echo;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +21,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
+use tracing::{Instrument, info, info_span};
+
+pub use self::running::RunningApp;
 
 /// A boxed future, as returned by [`PodNetwork`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -114,4 +121,50 @@ impl fmt::Display for AppKind {
             Self::Sleep => f.write_str("sleep"),
         }
     }
+}
+
+/// Starts the app and returns once every listener is bound, so callers can mark the pod ready.
+///
+/// The app listens on `context.bind_ip` at each of `context.ports`, or at
+/// [`AppKind::default_ports`] when the container declares none. tcp-echo takes its ports from
+/// its arguments first. Nothing is left listening when an error is returned.
+///
+/// # Errors
+///
+/// Returns the bind error when a listener cannot be bound (the address is in use or not
+/// local). Returns [`io::ErrorKind::InvalidInput`] for invalid tcp-echo container arguments
+/// and for a bookinfo reviews version other than 1, 2 or 3.
+pub async fn start(kind: AppKind, context: AppContext) -> io::Result<RunningApp> {
+    let span = info_span!(
+        "app",
+        app = %kind,
+        pod = %format_args!("{}/{}", context.namespace, context.pod_name),
+    );
+    let declared_ports = if context.ports.is_empty() {
+        kind.default_ports()
+    } else {
+        context.ports.clone()
+    };
+    let (ports, handler) = match &kind {
+        AppKind::Sleep => {
+            span.in_scope(|| info!("started without listeners: the container only sleeps"));
+            return Ok(RunningApp::without_listeners(kind, span));
+        }
+        AppKind::BookinfoProductpage
+        | AppKind::BookinfoDetails
+        | AppKind::BookinfoReviews { .. }
+        | AppKind::BookinfoRatings
+        | AppKind::Httpbin { .. } => {
+            let message = format!("{kind} is not built in yet (declared ports {declared_ports:?})");
+            return Err(io::Error::new(io::ErrorKind::Unsupported, message));
+        }
+        AppKind::TcpEcho => {
+            let config = tcp_echo::EchoConfig::from_context(&context)?;
+            (config.ports.clone(), tcp_echo::handler(config))
+        }
+    };
+    let bind_ip = context.bind_ip;
+    running::serve(kind, bind_ip, &ports, handler, span.clone())
+        .instrument(span)
+        .await
 }
