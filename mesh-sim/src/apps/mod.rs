@@ -5,8 +5,13 @@
 //! [`AppKind::from_image`] and starts it with [`start`]. The apps open real sockets; their
 //! outgoing calls go through a [`PodNetwork`], which gives them the pod's view of the cluster
 //! (its DNS names, and its own sidecar when the pod is injected).
+//!
+//! The HTTP apps speak HTTP/1.1 only, like the images they stand in for.
 
+mod bookinfo;
+mod http_util;
 mod image;
+mod python_json;
 mod running;
 mod tcp_echo;
 #[cfg(test)]
@@ -150,11 +155,14 @@ pub async fn start(kind: AppKind, context: AppContext) -> io::Result<RunningApp>
             span.in_scope(|| info!("started without listeners: the container only sleeps"));
             return Ok(RunningApp::without_listeners(kind, span));
         }
-        AppKind::BookinfoProductpage
-        | AppKind::BookinfoDetails
-        | AppKind::BookinfoReviews { .. }
-        | AppKind::BookinfoRatings
-        | AppKind::Httpbin { .. } => {
+        AppKind::BookinfoProductpage => (declared_ports, bookinfo::productpage_handler(&context)),
+        AppKind::BookinfoDetails => (declared_ports, bookinfo::details_handler()),
+        AppKind::BookinfoReviews { version } => (
+            declared_ports,
+            bookinfo::reviews_handler(*version, &context)?,
+        ),
+        AppKind::BookinfoRatings => (declared_ports, bookinfo::ratings_handler()),
+        AppKind::Httpbin { .. } => {
             let message = format!("{kind} is not built in yet (declared ports {declared_ports:?})");
             return Err(io::Error::new(io::ErrorKind::Unsupported, message));
         }

@@ -1,13 +1,17 @@
-//! Test helpers: a pod network that resolves names from a fixed table, app contexts and
-//! bounded waits.
+//! Test helpers: a pod network that resolves names from a fixed table, app contexts, bounded
+//! waits and a plain hyper HTTP client.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::{AppContext, BoxFuture, PodNetwork};
@@ -27,6 +31,16 @@ pub(super) async fn bounded<F: Future>(future: F) -> F::Output {
 #[derive(Default)]
 pub(super) struct StaticNetwork {
     hosts: Mutex<BTreeMap<String, IpAddr>>,
+}
+
+impl StaticNetwork {
+    /// Makes `host` resolve to `ip`.
+    pub(super) fn insert(&self, host: &str, ip: IpAddr) {
+        self.hosts
+            .lock()
+            .expect("the host table lock is not poisoned")
+            .insert(host.to_owned(), ip);
+    }
 }
 
 impl PodNetwork for StaticNetwork {
@@ -69,5 +83,69 @@ pub(super) fn context_with_network(
         args: Vec::new(),
         env: BTreeMap::new(),
         network,
+    }
+}
+
+/// A response read by [`http_get`].
+#[derive(Debug)]
+pub(super) struct TestResponse {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
+}
+
+/// Sends `GET path` to `address` with the given headers over a new connection.
+pub(super) async fn http_get(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    http_request(address, Method::GET, path, headers, "").await
+}
+
+/// Sends a request with `body` to `address` over a new connection and reads the response.
+pub(super) async fn http_request(
+    address: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> TestResponse {
+    let stream = TcpStream::connect(address)
+        .await
+        .unwrap_or_else(|error| panic!("connecting to {address} failed: {error}"));
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("the HTTP handshake succeeds");
+    let connection = tokio::spawn(connection);
+
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", address.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("the test request is valid");
+    let response = sender
+        .send_request(request)
+        .await
+        .unwrap_or_else(|error| panic!("{path} on {address} failed: {error}"));
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the response body arrives")
+        .to_bytes();
+    drop(sender);
+    connection.abort();
+    TestResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
