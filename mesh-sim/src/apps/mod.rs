@@ -10,6 +10,7 @@
 
 mod bookinfo;
 mod http_util;
+mod httpbin;
 mod image;
 mod python_json;
 mod running;
@@ -162,10 +163,7 @@ pub async fn start(kind: AppKind, context: AppContext) -> io::Result<RunningApp>
             bookinfo::reviews_handler(*version, &context)?,
         ),
         AppKind::BookinfoRatings => (declared_ports, bookinfo::ratings_handler()),
-        AppKind::Httpbin { .. } => {
-            let message = format!("{kind} is not built in yet (declared ports {declared_ports:?})");
-            return Err(io::Error::new(io::ErrorKind::Unsupported, message));
-        }
+        AppKind::Httpbin { flavor } => (declared_ports, httpbin::handler(*flavor)),
         AppKind::TcpEcho => {
             let config = tcp_echo::EchoConfig::from_context(&context)?;
             (config.ports.clone(), tcp_echo::handler(config))
