@@ -12,6 +12,7 @@ mod bookinfo;
 mod http_util;
 mod httpbin;
 mod image;
+mod manifests;
 mod python_json;
 mod running;
 mod tcp_echo;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tracing::{Instrument, info, info_span};
 
+pub use self::manifests::{bundled_manifest, bundled_manifest_names};
 pub use self::running::RunningApp;
 
 /// A boxed future, as returned by [`PodNetwork`] methods.
