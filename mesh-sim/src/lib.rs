@@ -12,6 +12,7 @@ pub mod policy;
 pub mod proxy;
 pub mod records;
 pub mod resources;
+pub mod runtime;
 pub mod tls;
 pub mod token;
 pub mod xds;
