@@ -1,3 +1,9 @@
-//! meshcheck: a conformance test harness for service-mesh security policy.
+//! meshcheck: a conformance test harness for service-mesh security policy. Scenarios (YAML)
+//! apply Kubernetes, Istio and TSB resources to a mesh, run curl from pods, and check the
+//! results; backends supply the mesh.
 
+pub mod backend;
+pub mod exit_code;
+pub mod report;
+pub mod runner;
 pub mod scenario;

@@ -24,15 +24,12 @@ pub trait BundledManifests {
 pub struct MeshSimManifests;
 
 impl BundledManifests for MeshSimManifests {
-    // TODO: return `mesh_sim::apps::bundled_manifest(name)` and
-    // `mesh_sim::apps::bundled_manifest_names()` once mesh-sim exports them. Until then no
-    // bundled name resolves, and scenarios that use `bundled:` fail to load.
-    fn manifest(&self, _name: &str) -> Option<&'static str> {
-        None
+    fn manifest(&self, name: &str) -> Option<&'static str> {
+        mesh_sim::apps::bundled_manifest(name)
     }
 
     fn names(&self) -> Vec<&'static str> {
-        Vec::new()
+        mesh_sim::apps::bundled_manifest_names().to_vec()
     }
 }
 

@@ -1,0 +1,280 @@
+//! The in-process backend: a fresh `mesh-sim` mesh per scenario, with commands run by the
+//! real `curl` binary given the pod's network view (cluster DNS and source address).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use mesh_sim::cluster::{ClusterConfig, LabelChange};
+use mesh_sim::records::ConnectionRecord;
+use mesh_sim::resources::{ResourceKey, Scope};
+use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
+use tokio::process::Command;
+
+use super::{Backend, BackendError, BoxFuture, ExecOutput, Settled};
+use crate::scenario::{
+    ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadKind, WorkloadRef,
+};
+
+/// Environment variables that would send curl through a proxy outside the mesh.
+const PROXY_VARIABLES: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// A scenario's in-process mesh.
+#[derive(Debug)]
+pub struct InProcess {
+    mesh: Mesh,
+}
+
+fn rejected(error: MeshError) -> BackendError {
+    match error {
+        MeshError::Cluster(error) => BackendError::Rejected(error.to_string()),
+        MeshError::Sync(error) => BackendError::NotReady(error.to_string()),
+        MeshError::PodsTimeout { .. } => BackendError::NotReady(error.to_string()),
+        MeshError::NoReadyPod { .. } => BackendError::Exec(error.to_string()),
+        other => BackendError::Unavailable(other.to_string()),
+    }
+}
+
+fn key_of(reference: &ObjectRef) -> ResourceKey {
+    ResourceKey {
+        kind: reference.kind,
+        scope: match &reference.namespace {
+            Some(namespace) => Scope::Namespace(namespace.clone()),
+            None => Scope::Cluster,
+        },
+        name: reference.name.clone(),
+    }
+}
+
+fn keys_of(objects: &[LocatedResource]) -> Result<Vec<ResourceKey>, BackendError> {
+    objects
+        .iter()
+        .map(|object| {
+            object
+                .resource
+                .key()
+                .map_err(|error| BackendError::Rejected(format!("{}: {error}", object.location)))
+        })
+        .collect()
+}
+
+/// The `curl` binary on `PATH`, looked up once.
+fn curl_binary() -> Option<&'static Path> {
+    static CURL: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CURL.get_or_init(|| {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|directory| directory.join("curl"))
+            .find(|candidate| candidate.is_file())
+    })
+    .as_deref()
+}
+
+/// Whether `program` names curl (`curl` or a path ending in `/curl`).
+fn is_curl(program: &str) -> bool {
+    Path::new(program)
+        .file_name()
+        .is_some_and(|name| name == "curl")
+}
+
+impl InProcess {
+    /// Starts a mesh for a scenario's cluster settings. Fails when curl is missing, so that a
+    /// scenario does not start a mesh it cannot probe.
+    pub async fn start(cluster: &ClusterSettings) -> Result<Self, BackendError> {
+        if curl_binary().is_none() {
+            return Err(BackendError::Unavailable(
+                "curl not found on PATH; the in-process backend runs the real curl binary. Install it \
+                 (Debian or Ubuntu: apt-get install curl; Fedora: dnf install curl) and run again"
+                    .to_owned(),
+            ));
+        }
+        let options = MeshOptions {
+            cluster: ClusterConfig {
+                name: cluster.name.clone(),
+                trust_domain: cluster.trust_domain.clone(),
+                ..ClusterConfig::default()
+            },
+            ..MeshOptions::default()
+        };
+        let mesh = Mesh::start(options)
+            .await
+            .map_err(|error| BackendError::Unavailable(error.to_string()))?;
+        Ok(Self { mesh })
+    }
+
+    /// The mesh, for tests that look inside it.
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+}
+
+impl Backend for InProcess {
+    fn name(&self) -> &'static str {
+        "inprocess"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        objects: &'a [LocatedResource],
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let resources = objects
+                .iter()
+                .map(|object| object.resource.clone())
+                .collect();
+            self.mesh.apply(resources).map(|_| ()).map_err(rejected)
+        })
+    }
+
+    fn delete_objects<'a>(
+        &'a self,
+        objects: &'a [LocatedResource],
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let keys = keys_of(objects)?;
+            self.mesh.delete(&keys).map_err(rejected)
+        })
+    }
+
+    fn delete_refs<'a>(&'a self, refs: &'a [ObjectRef]) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let keys: Vec<ResourceKey> = refs.iter().map(key_of).collect();
+            self.mesh.delete(&keys).map_err(rejected)
+        })
+    }
+
+    fn label<'a>(&'a self, step: &'a LabelStep) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let change = LabelChange {
+                set: step.set.clone(),
+                remove: step.remove.clone(),
+            };
+            self.mesh
+                .label(&key_of(&step.target), &change)
+                .map_err(rejected)
+        })
+    }
+
+    fn rollout_restart<'a>(
+        &'a self,
+        target: &'a WorkloadRef,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            if target.kind != WorkloadKind::Deployment {
+                return Err(BackendError::Rejected(format!(
+                    "rollout restart needs a deployment, not {target}"
+                )));
+            }
+            let key = ResourceKey {
+                kind: mesh_sim::resources::ResourceKind::Deployment,
+                scope: Scope::Namespace(target.namespace.clone()),
+                name: target.name.clone(),
+            };
+            self.mesh.rollout_restart(&key).map_err(rejected)
+        })
+    }
+
+    fn wait_ready(&self, timeout: Duration) -> BoxFuture<'_, Result<Settled, BackendError>> {
+        Box::pin(async move {
+            let readiness = self.mesh.wait_ready(timeout).await.map_err(rejected)?;
+            Ok(Settled {
+                failed_pods: readiness.failed,
+            })
+        })
+    }
+
+    fn exec<'a>(
+        &'a self,
+        target: &'a WorkloadRef,
+        container: Option<&'a str>,
+        argv: &'a [String],
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<ExecOutput, BackendError>> {
+        Box::pin(async move {
+            let Some((program, arguments)) = argv.split_first() else {
+                return Err(BackendError::Exec("empty command".to_owned()));
+            };
+            if !is_curl(program) {
+                return Err(BackendError::Exec(format!(
+                    "the in-process backend can run only curl in a pod, not {program:?}; \
+                     write the command as `curl ...`"
+                )));
+            }
+            let selector = match target.kind {
+                WorkloadKind::Deployment => PodSelector::Deployment(target.name.clone()),
+                WorkloadKind::Pod => PodSelector::Pod(target.name.clone()),
+            };
+            let exec_target = self
+                .mesh
+                .exec_target(&target.namespace, &selector)
+                .map_err(rejected)?;
+            if let Some(container) = container {
+                let state = self.mesh.store().snapshot();
+                let known = state.pod(&exec_target.pod).is_some_and(|pod| {
+                    pod.containers
+                        .iter()
+                        .any(|candidate| candidate.name == container)
+                });
+                if !known {
+                    return Err(BackendError::Exec(format!(
+                        "container {container:?} is not valid for pod {}",
+                        exec_target.pod
+                    )));
+                }
+            }
+            let curl = curl_binary()
+                .ok_or_else(|| BackendError::Unavailable("curl not found on PATH".to_owned()))?;
+            let mut command = Command::new(curl);
+            // `-q` must come first: it stops curl from reading the user's ~/.curlrc.
+            command
+                .arg("-q")
+                .args(exec_target.curl_network_args())
+                .args(arguments)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            for variable in PROXY_VARIABLES {
+                command.env_remove(variable);
+            }
+            let started = Instant::now();
+            let child = command.spawn().map_err(|error| {
+                BackendError::Unavailable(format!("cannot run {}: {error}", curl.display()))
+            })?;
+            let output = tokio::time::timeout(timeout, child.wait_with_output())
+                .await
+                .map_err(|_| {
+                    BackendError::Exec(format!(
+                        "command did not finish within {timeout:?}; it was killed"
+                    ))
+                })?
+                .map_err(|error| {
+                    BackendError::Exec(format!("cannot read curl's output: {error}"))
+                })?;
+            Ok(ExecOutput {
+                exit_code: output.status.code(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                duration: started.elapsed(),
+            })
+        })
+    }
+
+    fn connection_records(&self) -> Vec<ConnectionRecord> {
+        self.mesh.records()
+    }
+
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(self.mesh.shutdown())
+    }
+}

@@ -1,0 +1,141 @@
+//! The report for people: one line per step, and for a step that did not pass, what was
+//! expected next to what happened.
+
+use std::fmt::Write as _;
+
+use super::{Outcome, RunReport, ScenarioReport, StepReport};
+
+/// Longest excerpt of a command's output shown for a failed step, in characters.
+const EXCERPT_CHARS: usize = 600;
+
+fn seconds(duration: std::time::Duration) -> String {
+    format!("{:.2}s", duration.as_secs_f64())
+}
+
+fn excerpt(text: &str) -> String {
+    let trimmed = text.trim_end();
+    let mut shown: String = trimmed.chars().take(EXCERPT_CHARS).collect();
+    if shown.len() < trimmed.len() {
+        shown.push_str(" [...]");
+    }
+    shown
+}
+
+fn exit_codes(codes: &[i32]) -> String {
+    match codes {
+        [code] => code.to_string(),
+        codes => {
+            let listed: Vec<String> = codes.iter().map(ToString::to_string).collect();
+            format!("one of {}", listed.join(", "))
+        }
+    }
+}
+
+fn step_text(step: &StepReport, out: &mut String) {
+    let _ = write!(out, "  {:<5} {}", step.outcome.label(), step.name);
+    if let (Some(expected), Some(actual)) = (&step.expected_exit_codes, &step.actual_exit_code) {
+        let actual = actual.map_or_else(|| "none".to_owned(), |code| code.to_string());
+        let _ = write!(out, ": exit {actual} (expected {})", exit_codes(expected));
+    }
+    let _ = writeln!(out, " [{}]", seconds(step.duration));
+    if step.outcome == Outcome::Passed {
+        return;
+    }
+    let _ = writeln!(out, "        at {}", step.location);
+    if let Some(message) = &step.message {
+        for line in message.lines() {
+            let _ = writeln!(out, "        {line}");
+        }
+    }
+    let Some(exec) = &step.exec else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "        command:  {} in {}",
+        shell_words::join(&exec.command),
+        exec.target
+    );
+    let mut expected = vec![format!(
+        "exit {}",
+        exit_codes(step.expected_exit_codes.as_deref().unwrap_or(&[]))
+    )];
+    expected.extend(
+        exec.expected_stdout
+            .iter()
+            .map(|check| format!("stdout {check}")),
+    );
+    expected.extend(
+        exec.expected_stderr
+            .iter()
+            .map(|check| format!("stderr {check}")),
+    );
+    let _ = writeln!(out, "        expected: {}", expected.join("; "));
+    if let Some(Some(code)) = step.actual_exit_code {
+        let _ = writeln!(
+            out,
+            "        actual:   exit {code} after {} attempt(s)",
+            exec.attempts
+        );
+    }
+    for mismatch in &exec.mismatches {
+        let _ = writeln!(out, "        mismatch: {mismatch}");
+    }
+    if let Some(stdout) = exec
+        .stdout
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "        stdout:   {}",
+            excerpt(stdout).replace('\n', "\n                  ")
+        );
+    }
+    if let Some(stderr) = exec
+        .stderr
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "        stderr:   {}",
+            excerpt(stderr).replace('\n', "\n                  ")
+        );
+    }
+}
+
+/// Formats one scenario's report.
+pub fn scenario_text(report: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario {} ({})", report.name, report.file);
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "  error: {error}");
+    }
+    for step in &report.steps {
+        step_text(step, &mut out);
+    }
+    let passed = report
+        .steps
+        .iter()
+        .filter(|step| step.outcome == Outcome::Passed)
+        .count();
+    let _ = writeln!(
+        out,
+        "{} {}: {passed} of {} steps passed in {}",
+        report.outcome.label(),
+        report.name,
+        report.steps.len(),
+        seconds(report.duration)
+    );
+    out
+}
+
+/// Formats the closing summary of a run.
+pub fn summary_text(report: &RunReport) -> String {
+    let summary = &report.summary;
+    format!(
+        "{} scenario(s): {} passed, {} failed, {} inconclusive, {} skipped\n",
+        summary.scenarios, summary.passed, summary.failed, summary.inconclusive, summary.skipped
+    )
+}

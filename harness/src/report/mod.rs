@@ -1,0 +1,203 @@
+//! Run results in one model that every reporter reads: scenarios, their steps, and for each
+//! exec step what was expected and what happened. The JSON report is this model serialized.
+
+pub mod human;
+pub mod json;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::scenario::TextMatcher;
+
+/// Version of the JSON report schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The result of a step or scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every expectation held.
+    Passed,
+    /// The mesh behaved other than expected.
+    Failed,
+    /// The probe itself broke (the command could not run, the mesh did not settle), so
+    /// nothing is known about the expectation.
+    Inconclusive,
+    /// Not run, for the reason given.
+    Skipped,
+}
+
+impl Outcome {
+    /// Upper-case label for terminal output.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Passed => "PASS",
+            Self::Failed => "FAIL",
+            Self::Inconclusive => "INCONCLUSIVE",
+            Self::Skipped => "SKIP",
+        }
+    }
+}
+
+/// The report of a whole run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The backend that ran the scenarios.
+    pub backend: String,
+    /// One entry per scenario, in the order the scenarios were given.
+    pub scenarios: Vec<ScenarioReport>,
+    /// Counts over `scenarios`.
+    pub summary: Summary,
+}
+
+impl RunReport {
+    /// Builds the report and its summary.
+    pub fn new(backend: &str, scenarios: Vec<ScenarioReport>) -> Self {
+        let count = |outcome| {
+            scenarios
+                .iter()
+                .filter(|scenario| scenario.outcome == outcome)
+                .count()
+        };
+        let summary = Summary {
+            scenarios: scenarios.len(),
+            passed: count(Outcome::Passed),
+            failed: count(Outcome::Failed),
+            inconclusive: count(Outcome::Inconclusive),
+            skipped: count(Outcome::Skipped),
+        };
+        Self {
+            schema_version: SCHEMA_VERSION,
+            backend: backend.to_owned(),
+            scenarios,
+            summary,
+        }
+    }
+}
+
+/// Scenario counts by outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// All scenarios.
+    pub scenarios: usize,
+    /// Scenarios whose steps all passed.
+    pub passed: usize,
+    /// Scenarios with a failed step.
+    pub failed: usize,
+    /// Scenarios with no failed step but an inconclusive one.
+    pub inconclusive: usize,
+    /// Scenarios not run.
+    pub skipped: usize,
+}
+
+/// The report of one scenario.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioReport {
+    /// `metadata.name`.
+    pub name: String,
+    /// The scenario file.
+    pub file: String,
+    /// Failed if any step failed, else inconclusive if any step was, else passed.
+    pub outcome: Outcome,
+    /// Wall time, including mesh start-up.
+    #[serde(rename = "durationMs", serialize_with = "millis")]
+    pub duration: Duration,
+    /// Why the scenario could not run at all (the backend did not start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// One entry per step, in order.
+    pub steps: Vec<StepReport>,
+}
+
+impl ScenarioReport {
+    /// The outcome that the steps and the start-up error add up to.
+    pub fn overall(error: Option<&str>, steps: &[StepReport]) -> Outcome {
+        if steps.iter().any(|step| step.outcome == Outcome::Failed) {
+            Outcome::Failed
+        } else if error.is_some()
+            || steps
+                .iter()
+                .any(|step| step.outcome == Outcome::Inconclusive)
+        {
+            Outcome::Inconclusive
+        } else {
+            Outcome::Passed
+        }
+    }
+}
+
+/// The report of one step.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    /// The step name.
+    pub name: String,
+    /// `apply`, `delete`, `label`, `rolloutRestart` or `exec`.
+    pub kind: &'static str,
+    /// `file:line:column` of the step.
+    pub location: String,
+    /// The result.
+    pub outcome: Outcome,
+    /// Wall time, including waiting for the mesh to settle.
+    #[serde(rename = "durationMs", serialize_with = "millis")]
+    pub duration: Duration,
+    /// What went wrong, or why the step was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Exit codes the step accepts (exec steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_exit_codes: Option<Vec<i32>>,
+    /// Exit code of the judged attempt (exec steps); `null` when the command did not exit
+    /// normally or did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_exit_code: Option<Option<i32>>,
+    /// Details of an exec step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecReport>,
+}
+
+/// What an exec step expected and observed.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecReport {
+    /// Where the command ran, as `deploy/sleep -n sleep`.
+    pub target: String,
+    /// The command as the scenario wrote it.
+    pub command: Vec<String>,
+    /// `consecutive` or `once`.
+    pub probe: &'static str,
+    /// The stdout checks, described.
+    pub expected_stdout: Vec<String>,
+    /// The stderr checks, described.
+    pub expected_stderr: Vec<String>,
+    /// How many times the command ran.
+    pub attempts: u32,
+    /// Output of the judged attempt: the last one, or the first mismatch of an expected
+    /// success that never became stable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// Standard error of the judged attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// Each expectation the judged attempt missed.
+    pub mismatches: Vec<String>,
+}
+
+/// Describes a text check for reports, as the scenario writes it.
+pub fn describe_matcher(matcher: &TextMatcher) -> String {
+    match matcher {
+        TextMatcher::Contains(text) => format!("contains {text:?}"),
+        TextMatcher::NotContains(text) => format!("does not contain {text:?}"),
+        TextMatcher::Regex(pattern) => format!("matches /{}/", pattern.as_str()),
+        TextMatcher::Equals(text) => format!("equals {text:?}"),
+    }
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}

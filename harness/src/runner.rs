@@ -1,0 +1,380 @@
+//! Runs scenarios: each on a fresh backend, steps in order, every change followed by a wait
+//! until the mesh has settled, and every exec step judged by its probe mode.
+//!
+//! An expected success passes only after [`REQUIRED_CONSECUTIVE`] matching results in a row
+//! within the scenario's success timeout, with every check inside the loop, so a result from
+//! stale configuration cannot pass it. An expected failure is probed once, after the change it
+//! depends on was acknowledged by every proxy: retrying it could let it pass while the
+//! configuration is still moving.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tracing::{Instrument, info, info_span};
+
+use crate::backend::{Backend, BackendError, BackendKind, ExecOutput};
+use crate::report::{ExecReport, Outcome, RunReport, ScenarioReport, StepReport, describe_matcher};
+use crate::scenario::{Action, DeleteTarget, ExecStep, Expectation, ProbeMode, Scenario, Step};
+
+/// Matching results in a row that make an expected success pass.
+pub const REQUIRED_CONSECUTIVE: u32 = 3;
+/// Pause after a probe attempt that did not match, before the next one.
+const RETRY_INTERVAL: Duration = Duration::from_millis(100);
+/// Limit for one command run in a pod.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How to run a set of scenarios.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The backend.
+    pub backend: BackendKind,
+    /// Scenarios run at the same time.
+    pub jobs: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::default(),
+            jobs: std::thread::available_parallelism().map_or(2, |count| count.get()),
+        }
+    }
+}
+
+fn step_kind(action: &Action) -> &'static str {
+    match action {
+        Action::Apply(_) => "apply",
+        Action::Delete(_) => "delete",
+        Action::Label(_) => "label",
+        Action::RolloutRestart(_) => "rolloutRestart",
+        Action::Exec(_) => "exec",
+    }
+}
+
+fn bare_report(
+    step: &Step,
+    outcome: Outcome,
+    duration: Duration,
+    message: Option<String>,
+) -> StepReport {
+    let (expected_exit_codes, exec) = match &step.action {
+        Action::Exec(exec) => (
+            Some(exec.expect.exit_codes.clone()),
+            Some(exec_report(exec, 0, None, Vec::new())),
+        ),
+        _ => (None, None),
+    };
+    StepReport {
+        name: step.name.clone(),
+        kind: step_kind(&step.action),
+        location: step.location.to_string(),
+        outcome,
+        duration,
+        message,
+        expected_exit_codes,
+        actual_exit_code: None,
+        exec,
+    }
+}
+
+fn exec_report(
+    exec: &ExecStep,
+    attempts: u32,
+    output: Option<&ExecOutput>,
+    mismatches: Vec<String>,
+) -> ExecReport {
+    ExecReport {
+        target: format!("{} -n {}", exec.target, exec.target.namespace),
+        command: exec.argv.clone(),
+        probe: match exec.probe {
+            ProbeMode::Consecutive => "consecutive",
+            ProbeMode::Once => "once",
+        },
+        expected_stdout: exec.expect.stdout.iter().map(describe_matcher).collect(),
+        expected_stderr: exec.expect.stderr.iter().map(describe_matcher).collect(),
+        attempts,
+        stdout: output.map(|output| output.stdout.clone()),
+        stderr: output.map(|output| output.stderr.clone()),
+        mismatches,
+    }
+}
+
+/// Every way `output` misses `expect`; empty when it matches.
+pub fn mismatches(expect: &Expectation, output: &ExecOutput) -> Vec<String> {
+    let mut found = Vec::new();
+    match output.exit_code {
+        Some(code) if expect.exit_codes.contains(&code) => {}
+        Some(code) => found.push(format!("exit code {code} is not an accepted one")),
+        None => found.push("the command was killed by a signal".to_owned()),
+    }
+    for matcher in &expect.stdout {
+        if let Err(mismatch) = matcher.check(&output.stdout) {
+            found.push(format!("stdout {mismatch}"));
+        }
+    }
+    for matcher in &expect.stderr {
+        if let Err(mismatch) = matcher.check(&output.stderr) {
+            found.push(format!("stderr {mismatch}"));
+        }
+    }
+    found
+}
+
+/// Runs every step of `scenario` on a fresh backend and stops the backend afterwards.
+pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> ScenarioReport {
+    let started = Instant::now();
+    let span = info_span!("scenario", scenario = scenario.name);
+    async {
+        let backend = match backend_kind.start(&scenario.cluster).await {
+            Ok(backend) => backend,
+            Err(error) => {
+                let message = format!("backend did not start: {error}");
+                let steps = scenario
+                    .steps
+                    .iter()
+                    .map(|step| {
+                        bare_report(
+                            step,
+                            Outcome::Skipped,
+                            Duration::ZERO,
+                            Some("skipped: the backend did not start".to_owned()),
+                        )
+                    })
+                    .collect();
+                return ScenarioReport {
+                    name: scenario.name.clone(),
+                    file: scenario.path.display().to_string(),
+                    outcome: Outcome::Inconclusive,
+                    duration: started.elapsed(),
+                    error: Some(message),
+                    steps,
+                };
+            }
+        };
+        let steps = run_steps(scenario, backend.as_ref()).await;
+        backend.shutdown().await;
+        let outcome = ScenarioReport::overall(None, &steps);
+        info!(?outcome, elapsed = ?started.elapsed(), "scenario finished");
+        ScenarioReport {
+            name: scenario.name.clone(),
+            file: scenario.path.display().to_string(),
+            outcome,
+            duration: started.elapsed(),
+            error: None,
+            steps,
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport> {
+    let mut reports = Vec::with_capacity(scenario.steps.len());
+    let mut blocked: Option<String> = None;
+    for (index, step) in scenario.steps.iter().enumerate() {
+        if let Some(reason) = &blocked {
+            reports.push(bare_report(
+                step,
+                Outcome::Skipped,
+                Duration::ZERO,
+                Some(reason.clone()),
+            ));
+            continue;
+        }
+        let span = info_span!("step", step = step.name, index = index + 1);
+        let report = run_step(scenario, step, backend).instrument(span).await;
+        if !matches!(step.action, Action::Exec(_)) && report.outcome != Outcome::Passed {
+            blocked = Some(format!(
+                "skipped: step {} ({}) did not change the cluster as written",
+                index + 1,
+                step.name
+            ));
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+async fn run_step(scenario: &Scenario, step: &Step, backend: &dyn Backend) -> StepReport {
+    let started = Instant::now();
+    let change = match &step.action {
+        Action::Apply(set) => backend.apply(&set.objects).await,
+        Action::Delete(DeleteTarget::Objects(set)) => backend.delete_objects(&set.objects).await,
+        Action::Delete(DeleteTarget::Refs(refs)) => backend.delete_refs(refs).await,
+        Action::Label(label) => backend.label(label).await,
+        Action::RolloutRestart(target) => backend.rollout_restart(target).await,
+        Action::Exec(exec) => return run_exec(scenario, step, exec, backend).await,
+    };
+    if let Err(error) = change {
+        let outcome = match error {
+            BackendError::Rejected(_) => Outcome::Failed,
+            _ => Outcome::Inconclusive,
+        };
+        return bare_report(step, outcome, started.elapsed(), Some(error.to_string()));
+    }
+    match backend.wait_ready(scenario.timeouts.sync).await {
+        Ok(settled) if settled.failed_pods.is_empty() => {
+            bare_report(step, Outcome::Passed, started.elapsed(), None)
+        }
+        Ok(settled) => {
+            let failures: Vec<String> = settled
+                .failed_pods
+                .iter()
+                .map(|(pod, reason)| format!("pod {pod} failed to start: {reason}"))
+                .collect();
+            bare_report(
+                step,
+                Outcome::Failed,
+                started.elapsed(),
+                Some(failures.join("\n")),
+            )
+        }
+        Err(error) => bare_report(
+            step,
+            Outcome::Inconclusive,
+            started.elapsed(),
+            Some(error.to_string()),
+        ),
+    }
+}
+
+async fn run_exec(
+    scenario: &Scenario,
+    step: &Step,
+    exec: &ExecStep,
+    backend: &dyn Backend,
+) -> StepReport {
+    let started = Instant::now();
+    let deadline = started + scenario.timeouts.success;
+    let mut attempts = 0;
+    let mut streak = 0;
+    let mut last_match: Option<ExecOutput> = None;
+    let mut last_mismatch: Option<(ExecOutput, Vec<String>)> = None;
+    let mut last_error: Option<BackendError>;
+    loop {
+        attempts += 1;
+        let timeout = match exec.probe {
+            ProbeMode::Once => COMMAND_TIMEOUT,
+            ProbeMode::Consecutive => deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(5))
+                .min(COMMAND_TIMEOUT),
+        };
+        let container = exec.container.as_deref();
+        match backend
+            .exec(&exec.target, container, &exec.argv, timeout)
+            .await
+        {
+            Ok(output) => {
+                last_error = None;
+                let missed = mismatches(&exec.expect, &output);
+                tracing::debug!(attempt = attempts, exit_code = ?output.exit_code, matched = missed.is_empty(), "probe");
+                if missed.is_empty() {
+                    streak += 1;
+                    last_match = Some(output);
+                } else {
+                    streak = 0;
+                    last_mismatch = Some((output, missed));
+                }
+            }
+            Err(error) => {
+                streak = 0;
+                last_error = Some(error);
+            }
+        }
+        let done = match exec.probe {
+            ProbeMode::Once => true,
+            ProbeMode::Consecutive => streak >= REQUIRED_CONSECUTIVE || Instant::now() >= deadline,
+        };
+        if done {
+            break;
+        }
+        if streak == 0 {
+            tokio::time::sleep(
+                RETRY_INTERVAL.min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
+        }
+    }
+
+    let required = match exec.probe {
+        ProbeMode::Once => 1,
+        ProbeMode::Consecutive => REQUIRED_CONSECUTIVE,
+    };
+    let passed = streak >= required;
+    let (outcome, message) = if passed {
+        (Outcome::Passed, None)
+    } else if let Some(error) = &last_error {
+        (
+            Outcome::Inconclusive,
+            Some(format!("the probe could not run: {error}")),
+        )
+    } else if last_mismatch.is_none() {
+        (
+            Outcome::Failed,
+            Some(format!(
+                "the expected result did not hold {REQUIRED_CONSECUTIVE} times in a row within {:?}",
+                scenario.timeouts.success
+            )),
+        )
+    } else {
+        (Outcome::Failed, None)
+    };
+    // A passed step shows its matching output; a failed one its latest mismatch.
+    let (output, missed) = match (passed, last_mismatch, last_match) {
+        (true, _, Some(output)) => (Some(output), Vec::new()),
+        (false, Some((output, missed)), _) => (Some(output), missed),
+        (_, _, last_match) => (last_match, Vec::new()),
+    };
+    let mut report = bare_report(step, outcome, started.elapsed(), message);
+    report.actual_exit_code = output.as_ref().map(|output| output.exit_code);
+    report.exec = Some(exec_report(exec, attempts, output.as_ref(), missed));
+    report
+}
+
+/// Runs scenarios concurrently, `options.jobs` at a time, and calls `on_done` with each
+/// scenario's report as it finishes. The run report keeps the given order.
+pub async fn run_all(
+    scenarios: Vec<Scenario>,
+    options: &RunOptions,
+    on_done: impl Fn(&ScenarioReport) + Send + Sync + 'static,
+) -> RunReport {
+    let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let on_done = Arc::new(on_done);
+    let mut handles = Vec::with_capacity(scenarios.len());
+    for scenario in scenarios {
+        let permits = permits.clone();
+        let on_done = on_done.clone();
+        let backend = options.backend;
+        let name = scenario.name.clone();
+        let file = scenario.path.display().to_string();
+        let task = tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let report = run_scenario(&scenario, backend).await;
+            on_done(&report);
+            report
+        });
+        handles.push((name, file, task));
+    }
+    let mut reports = Vec::with_capacity(handles.len());
+    for (name, file, handle) in handles {
+        match handle.await {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                tracing::error!(scenario = name, %error, "scenario task failed");
+                reports.push(ScenarioReport {
+                    name,
+                    file,
+                    outcome: Outcome::Inconclusive,
+                    duration: Duration::ZERO,
+                    error: Some(format!(
+                        "the harness failed while running the scenario: {error}"
+                    )),
+                    steps: Vec::new(),
+                });
+            }
+        }
+    }
+    RunReport::new(options.backend.name(), reports)
+}
