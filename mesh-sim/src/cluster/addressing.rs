@@ -9,7 +9,7 @@
 //! | 0 | control plane (controller and CA) |
 //! | 1 to 31 | pod addresses, the address other pods connect to |
 //! | 32 to 63 | the address an injected pod's application listens on, behind its sidecar (pod address + 32 in the third octet) |
-//! | 64 to 79 | service cluster IPs; nothing listens there, so a port the service does not declare is refused |
+//! | 64 to 79 | service ClusterIPs, where kube-proxy listens on each port that has ready endpoints; any other port is refused |
 //! | 128 to 255 | outbound listeners: one per injected pod and service, where that pod's sidecar captures traffic for the service |
 
 use std::collections::BTreeMap;

@@ -1,0 +1,219 @@
+//! The `meshcheck` binary as a user runs it: exit codes, error lines and the JSON report.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn meshcheck(arguments: &[&str], path_variable: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshcheck"));
+    command
+        .args(arguments)
+        .current_dir(workspace())
+        .env_remove("RUST_LOG");
+    if let Some(path) = path_variable {
+        command.env("PATH", path);
+    }
+    command.output().expect("meshcheck runs")
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A directory for one test's files, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("meshcheck-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temporary directory");
+        Self(path)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write scenario");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const HEADER: &str =
+    "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: bad\nspec:\n  steps:\n";
+
+#[test]
+fn invalid_scenarios_exit_2_with_location() {
+    let dir = TempDir::new("invalid");
+    let cases = [
+        (
+            "malformed.yaml",
+            format!("{HEADER}    - exec: {{target: deploy/sleep\n"),
+            "malformed.yaml:7:",
+        ),
+        (
+            "unknown-field.yaml",
+            format!(
+                "{HEADER}    - exec:\n        target: deploy/sleep\n        command: curl http://x\n      expect:\n        exitcode: 0\n"
+            ),
+            "unknown-field.yaml:11:9: unknown field `exitcode`",
+        ),
+        (
+            "unknown-kind.yaml",
+            format!(
+                "{HEADER}    - apply:\n        manifest: |\n          apiVersion: security.istio.io/v1\n          kind: PeerAuthenticaton\n          metadata: {{name: default, namespace: foo}}\n"
+            ),
+            "unknown-kind.yaml:10:17: unsupported kind `PeerAuthenticaton`",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = dir.write(name, &content);
+        let output = meshcheck(&["run", path.to_str().unwrap()], None);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{name}: exit code; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected {expected:?} in {stderr:?}"
+        );
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{name}: one line: {stderr:?}"
+        );
+        assert!(text(&output.stdout).is_empty(), "{name}: no scenario ran");
+    }
+}
+
+#[test]
+fn validate_accepts_bundled_scenarios() {
+    let output = meshcheck(&["validate", "scenarios"], None);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).contains("valid"));
+}
+
+fn exec_exit_codes(report: &Value) -> Vec<(i64, Value)> {
+    report["scenarios"][0]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|step| step["kind"] == "exec")
+        .map(|step| {
+            (
+                step["actualExitCode"].as_i64().expect("actual exit code"),
+                step["expectedExitCodes"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn walkthrough_report_lists_actual_exit_codes() {
+    let dir = TempDir::new("json");
+    let report_path = dir.0.join("out.json");
+    let output = meshcheck(
+        &[
+            "run",
+            "--json",
+            report_path.to_str().unwrap(),
+            "scenarios/tsb/understanding-mtls.yaml",
+        ],
+        None,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout: {}",
+        text(&output.stdout)
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(report["schemaVersion"], 1);
+    assert_eq!(report["scenarios"][0]["outcome"], "passed");
+    let actual: Vec<i64> = exec_exit_codes(&report)
+        .into_iter()
+        .map(|(code, _)| code)
+        .collect();
+    assert_eq!(
+        actual,
+        [0, 56, 56, 0, 56, 0],
+        "exec steps' exit codes in order"
+    );
+    for step in report["scenarios"][0]["steps"].as_array().unwrap() {
+        assert!(step["name"].is_string(), "every step has a name");
+        assert_eq!(step["outcome"], "passed", "{}", step["name"]);
+    }
+}
+
+#[test]
+fn changed_expectation_fails_with_both_codes() {
+    let dir = TempDir::new("changed");
+    let original =
+        std::fs::read_to_string(workspace().join("scenarios/tsb/understanding-mtls.yaml")).unwrap();
+    let changed = original.replacen("exitCode: 56\n", "exitCode: 7\n", 1);
+    assert_ne!(changed, original, "the scenario has an exit code to change");
+    let path = dir.write("understanding-mtls.yaml", &changed);
+    let output = meshcheck(&["run", path.to_str().unwrap()], None);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed step exits 1: {stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  plaintext from outside the mesh is reset: exit 56 (expected 7)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expected: exit 7"), "{stdout}");
+    assert!(stdout.contains("actual:   exit 56"), "{stdout}");
+    let passed_steps = stdout
+        .lines()
+        .filter(|line| line.starts_with("  PASS"))
+        .count();
+    assert_eq!(passed_steps, 14, "the other steps still pass: {stdout}");
+}
+
+#[test]
+fn missing_curl_exits_3_with_install_hint() {
+    let dir = TempDir::new("nocurl");
+    let empty = dir.0.join("bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = meshcheck(
+        &["run", "scenarios/tsb/understanding-mtls.yaml"],
+        Some(empty.to_str().unwrap()),
+    );
+    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(3), "{all}");
+    assert!(all.contains("curl not found on PATH"), "{all}");
+    assert!(all.contains("apt-get install curl"), "{all}");
+}
+
+#[test]
+fn missing_path_is_invalid_input() {
+    let output = meshcheck(&["run", "no/such/dir"], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("no/such/dir"),
+        "{}",
+        text(&output.stderr)
+    );
+}
