@@ -30,7 +30,7 @@ use super::http::{
     ProxyBody, RBAC_DENIED, UPSTREAM_RESET_PREFIX, authority_of, host_without_port, incoming,
     local_reply, new_request_id, strip_hop_by_hop,
 };
-use super::io::{PrefixedIo, Side, reset, splice};
+use super::io::{PrefixedIo, Side, Tls12AlertAsEnvoy, reset, splice};
 use super::sniff::{self, Protocol};
 use super::{DETECTION_TIMEOUT, Shared};
 use crate::cluster::services::AppProtocol;
@@ -174,6 +174,7 @@ fn speaks_http(declared: AppProtocol, detected: &Protocol) -> bool {
 async fn terminate_mtls(connection: Connection, stream: PrefixedIo<TcpStream>) {
     let tls = connection.shared.tls();
     let acceptor = TlsAcceptor::from(tls.mtls_server());
+    let stream = Tls12AlertAsEnvoy::new(stream);
     let mut tls_stream = match acceptor.accept(stream).into_fallible().await {
         Ok(tls_stream) => tls_stream,
         Err((error, stream)) => {
@@ -191,7 +192,7 @@ async fn terminate_mtls(connection: Connection, stream: PrefixedIo<TcpStream>) {
                 "TLS connection rejected"
             );
             connection.record(Transport::Tls, None, None, outcome);
-            drain_before_close(&mut stream.into_inner()).await;
+            drain_before_close(&mut stream.into_inner().into_inner()).await;
             return;
         }
     };
@@ -386,6 +387,12 @@ impl IntoTcp for TcpStream {
 }
 
 impl<S: IntoTcp> IntoTcp for PrefixedIo<S> {
+    fn into_tcp(self) -> TcpStream {
+        self.into_inner().into_tcp()
+    }
+}
+
+impl<S: IntoTcp> IntoTcp for Tls12AlertAsEnvoy<S> {
     fn into_tcp(self) -> TcpStream {
         self.into_inner().into_tcp()
     }

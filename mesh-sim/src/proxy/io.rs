@@ -76,6 +76,84 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for PrefixedIo<T> {
     }
 }
 
+/// The plaintext TLS 1.2 alert record a rustls server sends when a client presents no
+/// certificate: fatal (2), `certificate_required` (116).
+const TLS12_CERTIFICATE_REQUIRED: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 116];
+/// The alert description Envoy (BoringSSL) sends instead: `handshake_failure`.
+const HANDSHAKE_FAILURE: u8 = 40;
+
+/// A stream that makes a TLS 1.2 refusal of a client without a certificate look as Envoy's
+/// does on the wire. rustls answers with the `certificate_required` alert (116) in TLS 1.2
+/// as in 1.3, but that alert exists only since TLS 1.3, and BoringSSL sends
+/// `handshake_failure` (40) in TLS 1.2, which curl reports as exit 35 rather than 98.
+///
+/// Only a write that starts with the unencrypted alert record is changed. TLS 1.3 sends this
+/// alert encrypted, so TLS 1.3 traffic is never touched.
+#[derive(Debug)]
+pub struct Tls12AlertAsEnvoy<T> {
+    inner: T,
+    /// Offset, in the next write, of an alert byte still to rewrite after a short write.
+    pending: Option<usize>,
+}
+
+impl<T> Tls12AlertAsEnvoy<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+
+    /// Unwraps the stream.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tls12AlertAsEnvoy<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tls12AlertAsEnvoy<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let position = match self.pending {
+            Some(offset) if offset < buf.len() => Some(offset),
+            Some(_) => None,
+            None if buf.starts_with(&TLS12_CERTIFICATE_REQUIRED) => Some(6),
+            None => None,
+        };
+        let Some(position) = position else {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
+        };
+        let mut rewritten = buf.to_vec();
+        rewritten[position] = HANDSHAKE_FAILURE;
+        let result = Pin::new(&mut self.inner).poll_write(cx, &rewritten);
+        if let Poll::Ready(Ok(written)) = &result {
+            self.pending = (*written <= position).then(|| position - written);
+        }
+        result
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Closes a TCP connection with a reset (RST) instead of a FIN, as a proxy does when it has no
 /// way to handle the connection: the peer's next read fails with "connection reset by peer".
 pub fn reset(stream: TcpStream) {
@@ -238,6 +316,20 @@ mod tests {
         let (_, _, end) = task.await.unwrap();
         assert_eq!(end.a_to_b, 4);
         assert_eq!(end.reset_by(), Some(Side::A));
+    }
+
+    #[tokio::test]
+    async fn tls12_certificate_required_becomes_handshake_failure() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut stream = Tls12AlertAsEnvoy::new(near);
+        stream.write_all(&TLS12_CERTIFICATE_REQUIRED).await.unwrap();
+        stream.write_all(b"\x17\x03\x03").await.unwrap();
+        drop(stream);
+        let mut written = Vec::new();
+        far.read_to_end(&mut written).await.unwrap();
+        assert_eq!(written[..6], TLS12_CERTIFICATE_REQUIRED[..6]);
+        assert_eq!(written[6], HANDSHAKE_FAILURE, "alert description rewritten");
+        assert_eq!(&written[7..], b"\x17\x03\x03", "other records untouched");
     }
 
     #[tokio::test]
