@@ -169,8 +169,14 @@ pub struct Mesh {
     kube_proxy: Arc<KubeProxy>,
     block: u8,
     dns_address: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    /// Stops the pods, kube-proxy and DNS.
+    data_plane_shutdown: watch::Sender<bool>,
+    data_plane: JoinSet<()>,
+    /// Stops the controller and the CA, after the data plane. The controller's listener is
+    /// the mesh's claim on its address block, so the block is released only once nothing of
+    /// the mesh listens in it any more.
+    control_plane_shutdown: watch::Sender<bool>,
+    control_plane: JoinSet<()>,
 }
 
 /// Binds the controller's listener in the first free block; that listener is the claim.
@@ -242,31 +248,33 @@ impl Mesh {
                 startup_timeout: options.startup_timeout,
             },
         );
-        let (shutdown, shutdown_receiver) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        tasks.spawn(controller.clone().run(shutdown_receiver.clone()));
-        tasks.spawn(crate::controller::server::serve(
+        let (control_plane_shutdown, control_receiver) = watch::channel(false);
+        let mut control_plane = JoinSet::new();
+        control_plane.spawn(controller.clone().run(control_receiver.clone()));
+        control_plane.spawn(crate::controller::server::serve(
             controller_listener,
             controller.clone(),
             tokens.clone(),
             server_tls.clone(),
-            shutdown_receiver.clone(),
+            control_receiver.clone(),
         ));
-        tasks.spawn(crate::ca::server::serve(
+        control_plane.spawn(crate::ca::server::serve(
             ca_listener,
             authority.clone(),
             tokens,
             server_tls.clone(),
-            shutdown_receiver.clone(),
+            control_receiver,
         ));
-        tasks.spawn(dns::serve(
+        let (data_plane_shutdown, data_receiver) = watch::channel(false);
+        let mut data_plane = JoinSet::new();
+        data_plane.spawn(dns::serve(
             dns_listener,
             store.clone(),
             server_tls,
-            shutdown_receiver.clone(),
+            data_receiver.clone(),
         ));
-        tasks.spawn(kube_proxy.clone().run(shutdown_receiver.clone()));
-        tasks.spawn(runtime.run(shutdown_receiver));
+        data_plane.spawn(kube_proxy.clone().run(data_receiver.clone()));
+        data_plane.spawn(runtime.run(data_receiver));
         info!(
             block = %format!("127.{block}.0.0/16"),
             cluster = options.cluster.name,
@@ -280,8 +288,10 @@ impl Mesh {
             kube_proxy,
             block,
             dns_address: SocketAddr::V4(SocketAddrV4::new(control_ip, DNS_PORT)),
-            shutdown,
-            tasks,
+            data_plane_shutdown,
+            data_plane,
+            control_plane_shutdown,
+            control_plane,
         })
     }
 
@@ -434,26 +444,34 @@ impl Mesh {
         self.controller.records()
     }
 
-    /// Stops everything the mesh started and waits for it to end.
+    /// Stops everything the mesh started and waits for it to end: first the pods, DNS and
+    /// kube-proxy, then the controller and CA.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        let graceful = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), graceful)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                block = self.block,
-                "mesh tasks did not stop within 10s; aborting them"
-            );
-            self.tasks.shutdown().await;
-        }
+        let _ = self.data_plane_shutdown.send(true);
+        stop_all(&mut self.data_plane, self.block, "data plane").await;
+        let _ = self.control_plane_shutdown.send(true);
+        stop_all(&mut self.control_plane, self.block, "control plane").await;
         info!(block = self.block, "mesh stopped");
     }
 }
 
+/// Waits for `tasks` to end after their shutdown signal, aborting them after 10 s.
+async fn stop_all(tasks: &mut JoinSet<()>, block: u8, what: &str) {
+    let graceful = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), graceful)
+        .await
+        .is_err()
+    {
+        tracing::warn!(block, what, "mesh tasks did not stop within 10s; aborting them");
+        tasks.shutdown().await;
+    }
+}
+
 impl Drop for Mesh {
+    /// Signals every task to stop. A mesh dropped without [`Mesh::shutdown`] cannot wait, so
+    /// its listeners close as the runtime drops the aborted tasks.
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        let _ = self.data_plane_shutdown.send(true);
+        let _ = self.control_plane_shutdown.send(true);
     }
 }

@@ -118,6 +118,9 @@ impl PodRuntime {
         }
         let mut starting = self.starting.lock().unwrap_or_else(PoisonError::into_inner);
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        // A snapshot taken under the locks: a pod absent from `starting` and `running` here
+        // has its final phase in it, because `finish_start` updates the store first.
+        let state = self.store.snapshot();
         for pod in state.pods().filter(|pod| pod.phase == PodPhase::Pending) {
             let id = pod.id();
             if starting.contains(&id) || running.contains_key(&id) {
@@ -139,30 +142,32 @@ impl PodRuntime {
         }
     }
 
+    /// Records the result of starting a pod. The pod leaves `starting` only after it is in
+    /// `running` or marked failed, so a reconcile in between never starts it a second time.
     async fn finish_start(&self, id: &str, result: Result<RunningPod, String>) {
-        self.starting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
         match result {
             Ok(pod) => {
                 if self.store.snapshot().pod(id).is_none() {
                     debug!(pod = id, "pod deleted while starting");
                     pod.stop().await;
-                    return;
+                } else {
+                    self.running
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id.to_owned(), pod);
+                    info!(pod = id, "pod ready");
+                    set_phase(&self.store, id, PodPhase::Ready, None);
                 }
-                self.running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id.to_owned(), pod);
-                info!(pod = id, "pod ready");
-                set_phase(&self.store, id, PodPhase::Ready, None);
             }
             Err(reason) => {
                 warn!(pod = id, reason, "pod failed to start");
                 set_phase(&self.store, id, PodPhase::Failed, Some(reason));
             }
         }
+        self.starting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Starts the sidecar (for injected pods) and then every container's application.
