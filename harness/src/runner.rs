@@ -100,7 +100,7 @@ fn exec_report(
     }
 }
 
-/// Every way `output` misses `expect`; empty when it matches.
+/// Lists every way `output` misses `expect`; the list is empty when it matches.
 pub fn mismatches(expect: &Expectation, output: &ExecOutput) -> Vec<String> {
     let mut found = Vec::new();
     match output.exit_code {
