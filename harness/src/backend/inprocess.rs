@@ -68,7 +68,7 @@ fn keys_of(objects: &[LocatedResource]) -> Result<Vec<ResourceKey>, BackendError
         .collect()
 }
 
-/// The `curl` binary on `PATH`, looked up once.
+/// Finds the `curl` binary on `PATH`, looking it up once.
 fn curl_binary() -> Option<&'static Path> {
     static CURL: OnceLock<Option<PathBuf>> = OnceLock::new();
     CURL.get_or_init(|| {
@@ -80,7 +80,7 @@ fn curl_binary() -> Option<&'static Path> {
     .as_deref()
 }
 
-/// Whether `program` names curl (`curl` or a path ending in `/curl`).
+/// Checks whether `program` names curl (`curl` or a path ending in `/curl`).
 fn is_curl(program: &str) -> bool {
     Path::new(program)
         .file_name()
@@ -112,7 +112,7 @@ impl InProcess {
         Ok(Self { mesh })
     }
 
-    /// The mesh, for tests that look inside it.
+    /// Returns the mesh, for tests that look inside it.
     pub fn mesh(&self) -> &Mesh {
         &self.mesh
     }

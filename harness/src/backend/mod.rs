@@ -16,7 +16,7 @@ use crate::scenario::{ClusterSettings, LabelStep, LocatedResource, ObjectRef, Wo
 /// A boxed future, as backend methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why a backend operation failed, split by whose fault it is.
+/// Errors of backend operations, split by whose fault they are.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The cluster rejected the change as the scenario wrote it (a missing namespace, an
@@ -47,7 +47,7 @@ pub struct ExecOutput {
     pub duration: Duration,
 }
 
-/// What waiting for the mesh to settle found.
+/// The state found once the mesh settled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settled {
     /// Pods that failed to start, with the reason.
@@ -96,7 +96,8 @@ pub trait Backend: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ExecOutput, BackendError>>;
 
-    /// The connections the mesh's proxies recorded so far, when the backend can see them.
+    /// Returns the connections the mesh's proxies recorded so far, when the backend can see
+    /// them.
     fn connection_records(&self) -> Vec<ConnectionRecord>;
 
     /// Stops everything the backend started.
@@ -112,7 +113,7 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// The name used on the command line and in reports.
+    /// Returns the name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Self::InProcess => "inprocess",

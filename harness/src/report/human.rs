@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Outcome, RunReport, ScenarioReport, StepReport};
 
-/// Longest excerpt of a command's output shown for a failed step, in characters.
+/// Maximum length of the output excerpt shown for a failed step, in characters.
 const EXCERPT_CHARS: usize = 600;
 
 fn seconds(duration: std::time::Duration) -> String {

@@ -107,7 +107,7 @@ pub struct ScenarioReport {
     /// Wall time, including mesh start-up.
     #[serde(rename = "durationMs", serialize_with = "millis")]
     pub duration: Duration,
-    /// Why the scenario could not run at all (the backend did not start).
+    /// The reason the scenario could not run at all (its backend did not start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// One entry per step, in order.
@@ -115,7 +115,7 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    /// The outcome that the steps and the start-up error add up to.
+    /// Combines the steps' outcomes and a start-up error into the scenario's outcome.
     pub fn overall(error: Option<&str>, steps: &[StepReport]) -> Outcome {
         if steps.iter().any(|step| step.outcome == Outcome::Failed) {
             Outcome::Failed
@@ -146,7 +146,7 @@ pub struct StepReport {
     /// Wall time, including waiting for the mesh to settle.
     #[serde(rename = "durationMs", serialize_with = "millis")]
     pub duration: Duration,
-    /// What went wrong, or why the step was skipped.
+    /// The failure, or the reason the step was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Exit codes the step accepts (exec steps).
@@ -161,11 +161,11 @@ pub struct StepReport {
     pub exec: Option<ExecReport>,
 }
 
-/// What an exec step expected and observed.
+/// The expectations and observations of an exec step.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecReport {
-    /// Where the command ran, as `deploy/sleep -n sleep`.
+    /// The pod the command ran in, as `deploy/sleep -n sleep`.
     pub target: String,
     /// The command as the scenario wrote it.
     pub command: Vec<String>,

@@ -1,5 +1,5 @@
 //! The workload side of certificate issuance: generate a key, send a CSR naming the workload's
-//! SPIFFE id to the CA, and turn the answer into credentials and a trust bundle.
+//! SPIFFE id to the CA, and turn the response into credentials and a trust bundle.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::net::https::{self, ConnectError};
 use crate::tls::{TlsError, TrustBundle, WorkloadCredentials};
 use crate::token::PodToken;
 
-/// Why a workload could not obtain a certificate.
+/// Errors of obtaining a workload certificate.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
     /// Generating the key or the CSR failed.
@@ -31,7 +31,7 @@ pub enum IssueError {
     /// The request failed on the wire.
     #[error("certificate request failed: {0}")]
     Request(String),
-    /// The CA answered with an error.
+    /// The CA returned an error.
     #[error("CA refused the certificate request ({status}): {message}")]
     Refused {
         /// HTTP status.
@@ -39,7 +39,7 @@ pub enum IssueError {
         /// The CA's message.
         message: String,
     },
-    /// The answer is not a usable certificate.
+    /// The response is not a usable certificate.
     #[error("invalid CA response: {0}")]
     InvalidResponse(String),
     /// The issued certificate does not name the requested identity.
@@ -55,7 +55,7 @@ pub enum IssueError {
     Tls(#[from] TlsError),
 }
 
-/// Where the CA is and how to reach it.
+/// The CA's address and the TLS settings to reach it.
 #[derive(Clone, Debug)]
 pub struct CaEndpoint {
     /// CA address.

@@ -55,7 +55,7 @@ fn is_mesh_alpn(alpn: &[Vec<u8>]) -> bool {
     alpn.iter().any(|protocol| protocol.starts_with(b"istio"))
 }
 
-/// What the proxy knows about one accepted connection.
+/// One accepted connection and the configuration of its port.
 #[derive(Clone)]
 struct Connection {
     shared: Arc<Shared>,
@@ -144,7 +144,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr,
         (Protocol::Empty, MtlsMode::Strict) => {}
         (_, MtlsMode::Strict) => {
             // No plaintext filter chain exists: close with the request unread, so the kernel
-            // answers with a reset.
+            // sends a reset.
             info!(
                 pod = connection.shared.bootstrap.pod,
                 client.addr = %peer,
@@ -161,7 +161,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr,
     }
 }
 
-/// Whether to serve a connection as HTTP: declared HTTP ports always, detected otherwise.
+/// Decides whether to serve a connection as HTTP: always on declared HTTP ports, by
+/// detection on undeclared ones.
 fn speaks_http(declared: AppProtocol, detected: &Protocol) -> bool {
     match declared {
         AppProtocol::Http | AppProtocol::Http2 => true,
@@ -300,7 +301,7 @@ pub(super) async fn drain_before_close(stream: &mut TcpStream) {
     .await;
 }
 
-/// The rustls error inside an I/O error from tokio-rustls.
+/// Returns the rustls error inside an I/O error from tokio-rustls.
 pub(super) fn tls_error(error: &io::Error) -> Option<&rustls::Error> {
     error.get_ref()?.downcast_ref::<rustls::Error>()
 }
@@ -376,7 +377,7 @@ async fn serve_application<S>(
 
 /// Streams whose TCP socket can be taken back to reset it.
 pub(super) trait IntoTcp {
-    /// The TCP stream under any TLS layer.
+    /// Unwraps the TCP stream under any TLS layer.
     fn into_tcp(self) -> TcpStream;
 }
 

@@ -83,7 +83,7 @@ const TLS12_CERTIFICATE_REQUIRED: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02,
 const HANDSHAKE_FAILURE: u8 = 40;
 
 /// A stream that makes a TLS 1.2 refusal of a client without a certificate look as Envoy's
-/// does on the wire. rustls answers with the `certificate_required` alert (116) in TLS 1.2
+/// does on the wire. rustls sends the `certificate_required` alert (116) in TLS 1.2
 /// as in 1.3, but that alert exists only since TLS 1.3, and BoringSSL sends
 /// `handshake_failure` (40) in TLS 1.2, which curl reports as exit 35 rather than 98.
 ///
@@ -164,7 +164,7 @@ pub fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-/// Which of the two spliced streams a failure came from.
+/// One of the two spliced streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     /// The first stream.
@@ -173,7 +173,7 @@ pub enum Side {
     B,
 }
 
-/// How a splice ended.
+/// The end state of a splice: bytes copied and the first failure.
 #[derive(Debug)]
 pub struct SpliceEnd {
     /// Bytes copied from A to B.
@@ -185,7 +185,7 @@ pub struct SpliceEnd {
 }
 
 impl SpliceEnd {
-    /// The side that reset its connection, if one did.
+    /// Returns the side that reset its connection, if one did.
     pub fn reset_by(&self) -> Option<Side> {
         match &self.failure {
             Some((side, error))

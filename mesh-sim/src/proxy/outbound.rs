@@ -1,6 +1,6 @@
 //! The outbound side: the pod's connections to a service port. The proxy picks a ready
 //! endpoint, originates the transport the controller chose for it (mesh mTLS to sidecars,
-//! plaintext otherwise, or what a DestinationRule asks for) and answers failures as Envoy
+//! plaintext otherwise, or what a DestinationRule requests) and reports failures as Envoy
 //! does: HTTP 503 with Envoy's reset reason on HTTP ports, a reset on TCP ports.
 
 use std::io;

@@ -22,7 +22,7 @@ const MAX_BATCH: usize = 256;
 /// Limit for connecting to the controller and for one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where records go; cheap to clone.
+/// A handle that queues records for sending; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Reporter {
     sender: mpsc::UnboundedSender<ConnectionRecord>,
@@ -35,7 +35,7 @@ impl Reporter {
     }
 }
 
-/// Where the reporter sends records.
+/// The controller endpoint the reporter sends records to.
 #[derive(Clone, Debug)]
 pub struct ReportTarget {
     /// Controller address.

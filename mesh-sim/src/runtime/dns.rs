@@ -1,7 +1,7 @@
 //! The cluster DNS server, reached over DNS over HTTPS (RFC 8484):
 //! `POST /dns-query/<namespace>/<pod>` with an `application/dns-message` body, or `GET` with
 //! `?dns=<base64url>`. The path names the asking pod, because the answer depends on it:
-//! the pod's namespace is its search path, and an injected pod is answered with its own
+//! the pod's namespace is its search path, and an injected pod gets the address of its own
 //! sidecar's listener. curl's `--doh-url` speaks this protocol, so it resolves cluster names
 //! exactly as the pod sees them; an unknown name gets NXDOMAIN, which curl reports as exit 6.
 

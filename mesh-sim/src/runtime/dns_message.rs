@@ -44,7 +44,7 @@ pub enum Answer {
     NameError,
 }
 
-/// Why a query could not be read.
+/// A query that could not be read, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("malformed DNS query: {0}")]
 pub struct MalformedQuery(&'static str);
@@ -127,7 +127,7 @@ pub fn encode_response(question: &Question, answer: &Answer) -> Vec<u8> {
     response
 }
 
-/// Encodes a format error answer for a query that could not be parsed, reusing its id.
+/// Encodes a format error response for a query that could not be parsed, reusing its id.
 pub fn encode_format_error(message: &[u8]) -> Vec<u8> {
     let id = message.get(..2).map_or([0, 0], |id| [id[0], id[1]]);
     let flags = FLAG_RESPONSE | FLAG_RECURSION_AVAILABLE | RCODE_FORMAT_ERROR;
@@ -162,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn a_answer_carries_address() {
+    fn a_record_carries_address() {
         let question = parse_query(&query("web", TYPE_A)).unwrap();
         let response = encode_response(
             &question,
@@ -183,7 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn aaaa_answer_is_empty_and_unknown_name_is_nxdomain() {
+    fn aaaa_empty_and_unknown_nxdomain() {
         let aaaa = parse_query(&query("web", 28)).unwrap();
         let response = encode_response(&aaaa, &Answer::Addresses(vec![Ipv4Addr::LOCALHOST]));
         assert_eq!(u16::from_be_bytes([response[6], response[7]]), 0);

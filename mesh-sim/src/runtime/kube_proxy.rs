@@ -31,7 +31,7 @@ pub struct KubeProxy {
 }
 
 impl KubeProxy {
-    /// A kube-proxy for `store`; call [`KubeProxy::run`] to start it.
+    /// Creates a kube-proxy for `store`; call [`KubeProxy::run`] to start it.
     pub fn new(store: Arc<ClusterStore>) -> Arc<Self> {
         Arc::new(Self {
             store,

@@ -69,7 +69,7 @@ impl Default for MeshOptions {
     }
 }
 
-/// Why a mesh could not start, change or settle.
+/// Errors of starting, changing or settling a mesh.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
     /// Every loopback block is in use.
@@ -116,14 +116,14 @@ pub enum MeshError {
     },
 }
 
-/// What `wait_ready` found once the mesh settled.
+/// The state `wait_ready` found once the mesh settled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Readiness {
     /// Pods that failed to start, with the reason.
     pub failed: Vec<(String, String)>,
 }
 
-/// Which pod to run a command in.
+/// The pod a command runs in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PodSelector {
     /// A pod of this Deployment.
@@ -149,7 +149,7 @@ impl ExecTarget {
     /// curl options that give curl this pod's view of the network: cluster DNS as the pod
     /// resolves names, and the pod's source address. curl's DNS over HTTPS accepts only
     /// HTTPS; `--doh-insecure` skips verifying the DNS server's certificate (the mesh's own),
-    /// and leaves the verification of the request itself as the command asks.
+    /// and leaves the verification of the request itself to the command's own options.
     pub fn curl_network_args(&self) -> Vec<String> {
         vec![
             "--doh-url".to_owned(),
@@ -295,7 +295,7 @@ impl Mesh {
         })
     }
 
-    /// The cluster store.
+    /// Returns the cluster store.
     pub fn store(&self) -> &Arc<ClusterStore> {
         &self.store
     }
@@ -305,7 +305,7 @@ impl Mesh {
         &self.controller
     }
 
-    /// The second octet of this mesh's `127.B.0.0/16` block.
+    /// Returns the second octet of this mesh's `127.B.0.0/16` block.
     pub fn block(&self) -> u8 {
         self.block
     }
@@ -439,7 +439,7 @@ impl Mesh {
         })
     }
 
-    /// Every connection record the sidecars reported so far.
+    /// Returns every connection record the sidecars reported so far.
     pub fn records(&self) -> Vec<ConnectionRecord> {
         self.controller.records()
     }
@@ -462,7 +462,11 @@ async fn stop_all(tasks: &mut JoinSet<()>, block: u8, what: &str) {
         .await
         .is_err()
     {
-        tracing::warn!(block, what, "mesh tasks did not stop within 10s; aborting them");
+        tracing::warn!(
+            block,
+            what,
+            "mesh tasks did not stop within 10s; aborting them"
+        );
         tasks.shutdown().await;
     }
 }

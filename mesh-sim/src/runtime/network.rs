@@ -1,4 +1,4 @@
-//! The network as an application inside a pod sees it: names resolved with the pod's DNS
+//! The pod's view of the network for its applications: names resolved with the pod's DNS
 //! view and connections leaving from the pod's address.
 
 use std::io;
@@ -18,7 +18,7 @@ pub struct MeshPodNetwork {
 }
 
 impl MeshPodNetwork {
-    /// The network of pod `namespace/name`.
+    /// Creates the network of pod `namespace/name`.
     pub fn new(store: Arc<ClusterStore>, pod: String) -> Self {
         Self { store, pod }
     }

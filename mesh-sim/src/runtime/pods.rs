@@ -22,7 +22,7 @@ use crate::token::TokenAuthority;
 /// Lifetime of pod tokens; pods of an in-process mesh live no longer than its test.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// What starting a pod needs besides the pod itself.
+/// Shared inputs for starting pods: token issuer, control plane and sidecar limits.
 #[derive(Debug)]
 pub struct StartContext {
     /// Issues the pods' tokens.
@@ -67,7 +67,7 @@ impl std::fmt::Debug for PodRuntime {
 }
 
 impl PodRuntime {
-    /// A runtime for the pods of `store`; call [`PodRuntime::run`] to start it.
+    /// Creates a runtime for the pods of `store`; call [`PodRuntime::run`] to start it.
     pub fn new(store: Arc<ClusterStore>, context: StartContext) -> Arc<Self> {
         Arc::new(Self {
             store,
