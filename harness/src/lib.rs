@@ -7,3 +7,4 @@ pub mod exit_code;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod translate;

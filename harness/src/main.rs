@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use meshcheck::exit_code;
 use meshcheck::report::{self, Outcome, RunReport};
 use meshcheck::runner::{self, RunOptions};
-use meshcheck::scenario::{self, Scenario};
+use meshcheck::scenario::{self, ClusterSettings, Scenario};
+use meshcheck::translate::{self, TranslateOptions};
 
 /// Conformance tests for service-mesh security policy.
 #[derive(Debug, Parser)]
@@ -38,6 +39,22 @@ enum Command {
         /// Scenarios to run at the same time [default: the number of CPUs].
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
+    },
+    /// Print the Istio resources that TSB settings in manifest files generate.
+    Translate {
+        /// Manifest files with the TSB hierarchy, settings and namespaces, applied in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Cluster name that TSB namespace selectors (`cluster/namespace`) match.
+        #[arg(long, default_value = "cluster-1")]
+        cluster: String,
+        /// Trust domain of the cluster's workload identities [default: <cluster>.tsb.local].
+        #[arg(long)]
+        trust_domain: Option<String>,
+        /// A namespace that exists besides those the files create or name exactly in a
+        /// selector; may be repeated.
+        #[arg(long = "namespace", value_name = "NAME")]
+        namespaces: Vec<String>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -172,6 +189,39 @@ async fn run(
     exit_code_for(&report)
 }
 
+fn translate(
+    files: &[PathBuf],
+    cluster: String,
+    trust_domain: Option<String>,
+    namespaces: Vec<String>,
+) -> i32 {
+    let trust_domain = trust_domain.unwrap_or_else(|| format!("{cluster}.tsb.local"));
+    let options = TranslateOptions {
+        cluster: ClusterSettings {
+            name: cluster,
+            trust_domain,
+        },
+        namespaces,
+    };
+    let generated = match translate::translate_files(files, &options) {
+        Ok(generated) => generated,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit_code::INVALID_INPUT;
+        }
+    };
+    match translate::render(&generated) {
+        Ok(text) => {
+            print!("{text}");
+            exit_code::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: cannot write the generated resources as YAML: {error}");
+            exit_code::INVALID_INPUT
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -183,6 +233,12 @@ fn main() -> ExitCode {
             }
             None => exit_code::INVALID_INPUT,
         },
+        Command::Translate {
+            files,
+            cluster,
+            trust_domain,
+            namespaces,
+        } => translate(&files, cluster, trust_domain, namespaces),
         Command::Run {
             paths,
             json,

@@ -58,3 +58,28 @@ pub fn load_with_bundled(
 ) -> Result<Scenario, ScenarioError> {
     loader::load_scenario(path, overrides, bundled)
 }
+
+/// Reads the objects of a standalone manifest file (several documents separated by `---`),
+/// as `kubectl apply -f` and `tctl apply -f` read it. Namespaced objects without a namespace
+/// get `namespace`. No variables are expanded, and errors carry file, line and column.
+pub fn load_manifest(
+    path: &Path,
+    namespace: Option<&str>,
+) -> Result<Vec<LocatedResource>, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_owned(),
+        description: "manifest file",
+        source,
+    })?;
+    load_manifest_text(&text, path, namespace)
+}
+
+/// Reads manifest `text` as [`load_manifest`] does, with errors located in `file`.
+pub fn load_manifest_text(
+    text: &str,
+    file: &Path,
+    namespace: Option<&str>,
+) -> Result<Vec<LocatedResource>, ScenarioError> {
+    let variables = vars::Variables::new(BTreeMap::new(), &BTreeMap::new());
+    manifest::read_manifest(text, &yaml::Origin::file(file), &variables, namespace)
+}
