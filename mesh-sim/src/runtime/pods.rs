@@ -159,30 +159,33 @@ impl PodRuntime {
         removed
     }
 
+    /// Records a start-up result. The pod leaves `starting` only after it is in `running` or
+    /// marked failed, because `reconcile` starts any pending pod that is in neither, and a
+    /// second start would collide with the first one's listeners.
     async fn finish_start(&self, id: &str, result: Result<RunningPod, String>) {
-        self.starting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
         match result {
             Ok(pod) => {
                 if self.store.snapshot().pod(id).is_none() {
                     debug!(pod = id, "pod deleted while starting");
                     pod.stop().await;
-                    return;
+                } else {
+                    self.running
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id.to_owned(), pod);
+                    info!(pod = id, "pod ready");
+                    set_phase(&self.store, id, PodPhase::Ready, None);
                 }
-                self.running
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(id.to_owned(), pod);
-                info!(pod = id, "pod ready");
-                set_phase(&self.store, id, PodPhase::Ready, None);
             }
             Err(reason) => {
                 warn!(pod = id, reason, "pod failed to start");
                 set_phase(&self.store, id, PodPhase::Failed, Some(reason));
             }
         }
+        self.starting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Starts the sidecar (for injected pods) and then every container's application.
