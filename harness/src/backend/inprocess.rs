@@ -39,7 +39,9 @@ fn rejected(error: MeshError) -> BackendError {
     match error {
         MeshError::Cluster(error) => BackendError::Rejected(error.to_string()),
         MeshError::Sync(error) => BackendError::NotReady(error.to_string()),
-        MeshError::PodsTimeout { .. } => BackendError::NotReady(error.to_string()),
+        MeshError::PodsTimeout { .. } | MeshError::StopTimeout { .. } => {
+            BackendError::NotReady(error.to_string())
+        }
         MeshError::NoReadyPod { .. } => BackendError::Exec(error.to_string()),
         other => BackendError::Unavailable(other.to_string()),
     }

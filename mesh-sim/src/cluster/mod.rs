@@ -611,8 +611,11 @@ impl ClusterStore {
         let mut next = ClusterState::clone(&guard);
         let result = change(&mut next)?;
         *guard = Arc::new(next);
-        drop(guard);
+        // Bump the revision before other threads can read the new state, so that a reader who
+        // sees this state also sees its revision. `Mesh::wait_ready` compares revisions to
+        // tell whether the cluster changed while it waited, which needs that guarantee.
         self.revision.send_modify(|revision| *revision += 1);
+        drop(guard);
         Ok(result)
     }
 

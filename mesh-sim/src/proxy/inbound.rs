@@ -136,10 +136,16 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr,
             terminate_mtls(connection, stream).await;
         }
         (Protocol::Tls { .. }, MtlsMode::Permissive) => {
-            pass_through(connection, stream, Transport::TlsPassthrough).await;
+            pass_through(connection, stream, Outcome::Closed).await;
         }
         (Protocol::Tls { .. }, MtlsMode::Disable) => {
-            pass_through(connection, stream, Transport::TlsPassthrough).await;
+            info!(
+                pod = connection.shared.bootstrap.pod,
+                client.addr = %peer,
+                port,
+                "TLS connection passed to the application as bytes: PeerAuthentication is DISABLE"
+            );
+            pass_through(connection, stream, Outcome::UnexpectedTls).await;
         }
         (Protocol::Empty, MtlsMode::Strict) => {}
         (_, MtlsMode::Strict) => {
@@ -317,15 +323,17 @@ struct MtlsPeer {
     certificate_hash: String,
 }
 
-/// Forwards TLS the proxy does not terminate to the application as bytes.
-async fn pass_through(connection: Connection, stream: PrefixedIo<TcpStream>, transport: Transport) {
+/// Forwards TLS the proxy does not terminate to the application as bytes. `forwarded` is the
+/// outcome recorded once the bytes were passed on: `Closed` where TLS passthrough is a
+/// supported path, `UnexpectedTls` where only plaintext is accepted.
+async fn pass_through(connection: Connection, stream: PrefixedIo<TcpStream>, forwarded: Outcome) {
     let outcome = match connect_app(connection.port.app).await {
         Ok(app) => {
             let (client, _, end) = splice(stream, app).await;
             if end.reset_by() == Some(Side::B) {
                 reset(client.into_inner());
             }
-            Outcome::Closed
+            forwarded
         }
         Err(error) => {
             reset(stream.into_inner());
@@ -334,7 +342,7 @@ async fn pass_through(connection: Connection, stream: PrefixedIo<TcpStream>, tra
             }
         }
     };
-    connection.record(transport, None, None, outcome);
+    connection.record(Transport::TlsPassthrough, None, None, outcome);
 }
 
 /// Connects to the application from the inbound passthrough address.

@@ -67,10 +67,16 @@ pub async fn serve(
         reset(stream);
         return;
     };
+    // The address the application connected to: the outbound listener, standing in for the
+    // service's ClusterIP. The unspecified address is a fallback that names no pod.
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], port)));
     let connection = Arc::new(Connection {
         shared,
         target,
         peer,
+        local,
     });
     match connection.target.protocol {
         AppProtocol::Http | AppProtocol::Http2 => {
@@ -99,6 +105,7 @@ struct Connection {
     shared: Arc<Shared>,
     target: OutboundService,
     peer: SocketAddr,
+    local: SocketAddr,
 }
 
 impl Connection {
@@ -121,7 +128,7 @@ impl Connection {
                 identity: own_identity,
             },
             destination: Peer {
-                address: endpoint.map_or(self.peer, |endpoint| endpoint.address),
+                address: endpoint.map_or(self.local, |endpoint| endpoint.address),
                 pod: endpoint.map(|endpoint| endpoint.pod.clone()),
                 identity: server_identity,
             },

@@ -98,6 +98,12 @@ pub enum MeshError {
     /// Proxies did not acknowledge their configuration.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The processes of deleted pods did not stop in time.
+    #[error("timed out after {timeout:?} waiting for the processes of deleted pods to stop")]
+    StopTimeout {
+        /// The limit.
+        timeout: Duration,
+    },
     /// Pods did not start in time.
     #[error("timed out after {timeout:?} waiting for pods to start: {pending}")]
     PodsTimeout {
@@ -167,6 +173,7 @@ pub struct Mesh {
     store: Arc<ClusterStore>,
     controller: Arc<Controller>,
     kube_proxy: Arc<KubeProxy>,
+    pods: Arc<PodRuntime>,
     block: u8,
     dns_address: SocketAddr,
     /// Stops the pods, kube-proxy and DNS.
@@ -274,7 +281,7 @@ impl Mesh {
             data_receiver.clone(),
         ));
         data_plane.spawn(kube_proxy.clone().run(data_receiver.clone()));
-        data_plane.spawn(runtime.run(data_receiver));
+        data_plane.spawn(runtime.clone().run(data_receiver));
         info!(
             block = %format!("127.{block}.0.0/16"),
             cluster = options.cluster.name,
@@ -286,6 +293,7 @@ impl Mesh {
             store,
             controller,
             kube_proxy,
+            pods: runtime,
             block,
             dns_address: SocketAddr::V4(SocketAddrV4::new(control_ip, DNS_PORT)),
             data_plane_shutdown,
@@ -333,8 +341,9 @@ impl Mesh {
             .update(|state| state.rollout_restart(key, &stamp))?)
     }
 
-    /// Waits until every pod has started (or failed), every proxy acknowledged the
-    /// configuration of the current cluster state, and kube-proxy follows it.
+    /// Waits until every pod has started (or failed), the processes of deleted pods have
+    /// stopped, every proxy acknowledged the configuration of the current cluster state, and
+    /// kube-proxy follows it.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Readiness, MeshError> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -344,6 +353,13 @@ impl Mesh {
             self.controller.wait_synced(remaining, &[]).await?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let _ = tokio::time::timeout(remaining, self.kube_proxy.wait_for(revision)).await;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(remaining, self.pods.wait_stopped(revision))
+                .await
+                .is_err()
+            {
+                return Err(MeshError::StopTimeout { timeout });
+            }
             if *self.store.subscribe().borrow() == revision {
                 let state = self.store.snapshot();
                 let failed = state

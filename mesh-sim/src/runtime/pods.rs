@@ -58,6 +58,8 @@ pub struct PodRuntime {
     context: StartContext,
     running: Mutex<BTreeMap<String, RunningPod>>,
     starting: Mutex<BTreeSet<String>>,
+    /// Latest store revision whose deleted pods have all stopped their processes.
+    stopped: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for PodRuntime {
@@ -74,7 +76,18 @@ impl PodRuntime {
             context,
             running: Mutex::new(BTreeMap::new()),
             starting: Mutex::new(BTreeSet::new()),
+            stopped: watch::Sender::new(0),
         })
+    }
+
+    /// Waits until the processes of every pod deleted up to store revision `revision` have
+    /// stopped.
+    ///
+    /// NOTE: a pod deleted while its sidecar or applications are still starting is stopped
+    /// by its start task once the start finishes, which this does not wait for.
+    pub async fn wait_stopped(&self, revision: u64) {
+        let mut receiver = self.stopped.subscribe();
+        let _ = receiver.wait_for(|stopped| *stopped >= revision).await;
     }
 
     /// Reconciles on every store change until `shutdown` turns true, then stops every pod.
@@ -82,8 +95,16 @@ impl PodRuntime {
         let mut changes = self.store.subscribe();
         let mut tasks = JoinSet::new();
         loop {
-            changes.mark_unchanged();
-            self.reconcile(&mut tasks);
+            let revision = *changes.borrow_and_update();
+            let removed = self.reconcile(&mut tasks);
+            // Deleted pods stop before the revision counts as done, so that a caller of
+            // `wait_stopped` never finds their listeners still open.
+            let stops = removed.into_iter().map(|(id, pod)| async move {
+                info!(pod = id, "pod deleted; stopping its processes");
+                pod.stop().await;
+            });
+            futures_util::future::join_all(stops).await;
+            self.stopped.send_replace(revision);
             while tasks.try_join_next().is_some() {}
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { break },
@@ -99,7 +120,9 @@ impl PodRuntime {
         }
     }
 
-    fn reconcile(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
+    /// Starts pods that are pending and returns the running pods that were deleted, for the
+    /// caller to stop.
+    fn reconcile(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Vec<(String, RunningPod)> {
         let state = self.store.snapshot();
         let removed: Vec<(String, RunningPod)> = {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
@@ -112,10 +135,6 @@ impl PodRuntime {
                 .filter_map(|id| running.remove(&id).map(|pod| (id, pod)))
                 .collect()
         };
-        for (id, pod) in removed {
-            info!(pod = id, "pod deleted; stopping its processes");
-            tasks.spawn(pod.stop());
-        }
         let mut starting = self.starting.lock().unwrap_or_else(PoisonError::into_inner);
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         // A snapshot taken under the locks: a pod absent from `starting` and `running` here
@@ -140,10 +159,12 @@ impl PodRuntime {
                 runtime.finish_start(&id, result).await;
             });
         }
+        removed
     }
 
-    /// Records the result of starting a pod. The pod leaves `starting` only after it is in
-    /// `running` or marked failed, so a reconcile in between never starts it a second time.
+    /// Records a start-up result. The pod leaves `starting` only after it is in `running` or
+    /// marked failed, because `reconcile` starts any pending pod that is in neither, and a
+    /// second start would collide with the first one's listeners.
     async fn finish_start(&self, id: &str, result: Result<RunningPod, String>) {
         match result {
             Ok(pod) => {
