@@ -121,6 +121,116 @@ pub fn new_request_id() -> String {
     )
 }
 
+/// Methods Envoy's HTTP/1 codec accepts by default; any other method, including a known
+/// one in lower case, gets 400 Bad Request (custom methods are off by default).
+const KNOWN_METHODS: &[&str] = &[
+    "DELETE",
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "COPY",
+    "LOCK",
+    "MKCOL",
+    "MOVE",
+    "PROPFIND",
+    "PROPPATCH",
+    "SEARCH",
+    "UNLOCK",
+    "BIND",
+    "REBIND",
+    "UNBIND",
+    "ACL",
+    "REPORT",
+    "MKACTIVITY",
+    "CHECKOUT",
+    "MERGE",
+    "M-SEARCH",
+    "NOTIFY",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "PATCH",
+    "PURGE",
+    "MKCALENDAR",
+    "LINK",
+    "UNLINK",
+    "SOURCE",
+];
+
+/// Body of Envoy's reply to a request its codec rejects.
+pub const BAD_REQUEST: &str = "Bad Request";
+
+/// Whether Envoy's HTTP/1 codec accepts `method`.
+pub fn is_known_method(method: &str) -> bool {
+    KNOWN_METHODS.contains(&method)
+}
+
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Normalizes a request path as Istio's default path normalization (BASE) does before
+/// authorization: a backslash becomes `/`, percent-encoded unreserved characters are decoded
+/// and other percent-encodings upper-cased (so `%2F` stays an encoded slash), and `.` and
+/// `..` segments are removed as RFC 3986 section 5.2.4 describes. The query is kept as it
+/// is. Returns `None` for a path Envoy rejects with 400: one containing an encoded NUL
+/// (`%00`).
+pub fn normalize_path(path_and_query: &str) -> Option<String> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    };
+    let bytes = path.as_bytes();
+    let mut decoded = String::with_capacity(path.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte == b'%' && index + 2 < bytes.len() {
+            let high = (bytes[index + 1] as char).to_digit(16);
+            let low = (bytes[index + 2] as char).to_digit(16);
+            if let (Some(high), Some(low)) = (high, low) {
+                let value = (high * 16 + low) as u8;
+                if value == 0 {
+                    return None;
+                }
+                if is_unreserved(value) {
+                    decoded.push(value as char);
+                } else {
+                    decoded.push_str(&format!("%{value:02X}"));
+                }
+                index += 3;
+                continue;
+            }
+        }
+        decoded.push(if byte == b'\\' { '/' } else { byte as char });
+        index += 1;
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    let trailing_slash =
+        decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    for segment in decoded.split('/').skip(1) {
+        match segment {
+            "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    if trailing_slash && segments.last().is_some_and(|last| !last.is_empty()) {
+        segments.push("");
+    }
+    let mut normalized = format!("/{}", segments.join("/"));
+    if let Some(query) = query {
+        normalized.push('?');
+        normalized.push_str(query);
+    }
+    Some(normalized)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +268,37 @@ mod tests {
         assert!(headers.get("keep-alive").is_none());
         assert!(headers.get(header::CONNECTION).is_none());
         assert!(headers.get("x-kept").is_some());
+    }
+
+    #[test]
+    fn path_normalization_follows_istio_base() {
+        let cases = [
+            ("/anything/admin", Some("/anything/admin")),
+            ("/anything/x/../admin", Some("/anything/admin")),
+            ("/anything/./admin", Some("/anything/admin")),
+            ("/anything/%61dmin", Some("/anything/admin")),
+            ("/anything/x/%2e%2e/admin", Some("/anything/admin")),
+            ("/anything\\admin", Some("/anything/admin")),
+            ("/a%2fb", Some("/a%2Fb")),
+            ("/a/b/", Some("/a/b/")),
+            ("/a/b/..", Some("/a/")),
+            ("/..", Some("/")),
+            ("/", Some("/")),
+            ("/get?x=../y", Some("/get?x=../y")),
+            ("/a%00b", None),
+            ("/a%zz", Some("/a%zz")),
+            ("/a%4", Some("/a%4")),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(normalize_path(path).as_deref(), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn lower_case_methods_are_unknown() {
+        assert!(is_known_method("GET"));
+        assert!(!is_known_method("get"));
+        assert!(!is_known_method("BREW"));
     }
 
     #[test]

@@ -27,8 +27,8 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info};
 
 use super::http::{
-    ProxyBody, RBAC_DENIED, UPSTREAM_RESET_PREFIX, authority_of, host_without_port, incoming,
-    local_reply, new_request_id, strip_hop_by_hop,
+    BAD_REQUEST, ProxyBody, RBAC_DENIED, UPSTREAM_RESET_PREFIX, authority_of, host_without_port,
+    incoming, is_known_method, local_reply, new_request_id, normalize_path, strip_hop_by_hop,
 };
 use super::io::{PrefixedIo, Side, Tls12AlertAsEnvoy, reset, splice};
 use super::sniff::{self, Protocol};
@@ -510,6 +510,24 @@ async fn handle_request(
         .path_and_query()
         .map_or_else(|| "/".to_owned(), ToString::to_string);
     let summary = format!("{method} {path}");
+    let normalized = normalize_path(&path).filter(|_| is_known_method(&method));
+    let Some(normalized) = normalized else {
+        connection.record(
+            transport,
+            identity,
+            Some(summary),
+            Outcome::Response { status: 400 },
+        );
+        return local_reply(StatusCode::BAD_REQUEST, BAD_REQUEST);
+    };
+    if normalized != path {
+        // The application sees the normalized path, as behind Envoy.
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = normalized.parse().ok();
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
     let host =
         authority_of(&request).map_or_else(String::new, |authority| host_without_port(&authority));
     let headers: Vec<(String, String)> = request
@@ -563,6 +581,11 @@ async fn handle_request(
         "http"
     };
     headers.insert("x-forwarded-proto", HeaderValue::from_static(scheme));
+    // Envoy drops the client certificate header of a connection that is not mTLS, so a
+    // client cannot claim an identity it does not have.
+    if peer.is_none() {
+        headers.remove("x-forwarded-client-cert");
+    }
     if let Some(peer) = peer {
         let element = format!(
             "By={};Hash={};Subject=\"\";URI={}",

@@ -22,8 +22,8 @@ use tokio_rustls::TlsConnector;
 use tracing::{debug, info};
 
 use super::http::{
-    NO_HEALTHY_UPSTREAM, ProxyBody, UPSTREAM_RESET_PREFIX, incoming, local_reply, new_request_id,
-    strip_hop_by_hop,
+    BAD_REQUEST, NO_HEALTHY_UPSTREAM, ProxyBody, UPSTREAM_RESET_PREFIX, incoming, is_known_method,
+    local_reply, new_request_id, strip_hop_by_hop,
 };
 use super::inbound::{IntoTcp, tls_error};
 use super::io::{PrefixedIo, Side, reset, splice};
@@ -390,8 +390,14 @@ async fn handle_request(
             .path_and_query()
             .map_or("/", |path| path.as_str())
     );
+    if !is_known_method(request.method().as_str()) {
+        return local_reply(StatusCode::BAD_REQUEST, BAD_REQUEST);
+    }
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
+    // The application's connection to its sidecar is never mTLS, so Envoy drops any client
+    // certificate header the application set.
+    headers.remove("x-forwarded-client-cert");
     if !headers.contains_key("x-request-id")
         && let Ok(value) = HeaderValue::from_str(&new_request_id())
     {
