@@ -72,6 +72,13 @@ impl Default for MeshOptions {
 /// Errors of starting, changing or settling a mesh.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
+    /// Ports below 1024 cannot be bound by this process.
+    #[error(
+        "this process may not listen on ports below 1024, and pods keep their real ports \
+         (the sleep Service uses port 80); run as root, grant CAP_NET_BIND_SERVICE, or run \
+         `sudo sysctl -w net.ipv4.ip_unprivileged_port_start=0` once"
+    )]
+    PrivilegedPorts,
     /// Every loopback block is in use.
     #[error("no free 127.B.0.0/16 loopback block for a new mesh (tried 127.{first}.0.0 to 127.{last}.0.0)", first = BLOCKS.start(), last = BLOCKS.end())]
     NoAddressBlock,
@@ -186,6 +193,57 @@ pub struct Mesh {
     control_plane: JoinSet<()>,
 }
 
+/// How long a new mesh waits for a loopback block to become free when all are in use.
+const BLOCK_WAIT: Duration = Duration::from_secs(60);
+/// Namespaces every Kubernetes cluster with Istio has before anything is applied.
+const INITIAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "istio-system"];
+/// A port below 1024, bound once at start-up to find out whether pods' privileged ports
+/// (such as the sleep Service's port 80) can be served.
+const PRIVILEGED_PROBE_PORT: u16 = 80;
+
+/// Claims a block, waiting up to [`BLOCK_WAIT`] for one to be released when every block is
+/// taken (for example by many parallel runs).
+async fn claim_free_block() -> Result<(u8, TcpListener), MeshError> {
+    let deadline = Instant::now() + BLOCK_WAIT;
+    let mut delay = Duration::from_millis(20);
+    loop {
+        match claim_block() {
+            Ok(claimed) => return Ok(claimed),
+            Err(error) if Instant::now() >= deadline => return Err(error),
+            Err(_) => {
+                debug!("every loopback block is in use; waiting for one to be released");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Checks that ports below 1024 can be bound, since pods keep their real ports.
+fn check_privileged_ports(ip: Ipv4Addr) -> Result<(), MeshError> {
+    match std::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(ip), PRIVILEGED_PROBE_PORT)) {
+        Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(MeshError::PrivilegedPorts)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn initial_namespaces() -> Vec<Resource> {
+    INITIAL_NAMESPACES
+        .iter()
+        .map(|name| {
+            Resource::Namespace(k8s_openapi::api::core::v1::Namespace {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: Some((*name).to_owned()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
 /// Binds the controller's listener in the first free block; that listener is the claim.
 fn claim_block() -> Result<(u8, TcpListener), MeshError> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -222,8 +280,9 @@ impl Mesh {
     /// controller, CA, DNS, kube-proxy and pod runtime.
     pub async fn start(options: MeshOptions) -> Result<Self, MeshError> {
         let started = Instant::now();
-        let (block, controller_listener) = claim_block()?;
+        let (block, controller_listener) = claim_free_block().await?;
         let control_ip = Ipv4Addr::new(127, block, 0, 1);
+        check_privileged_ports(control_ip)?;
         let ca_listener = bind_port(control_ip, CA_PORT)?;
         let dns_listener = bind_port(control_ip, DNS_PORT)?;
 
@@ -240,10 +299,9 @@ impl Mesh {
             root_pem: authority.root_pem().to_owned(),
         };
 
-        let store = Arc::new(ClusterStore::new(ClusterState::new(
-            options.cluster.clone(),
-            block,
-        )));
+        let mut state = ClusterState::new(options.cluster.clone(), block);
+        state.apply(initial_namespaces())?;
+        let store = Arc::new(ClusterStore::new(state));
         let controller = Controller::new(store.clone(), ListenerMode::Explicit);
         let kube_proxy = KubeProxy::new(store.clone());
         let runtime = PodRuntime::new(
