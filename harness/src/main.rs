@@ -1,16 +1,19 @@
 //! The `meshcheck` command line.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+mod cli;
+
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use meshcheck::exit_code;
-use meshcheck::report::{self, Outcome, RunReport};
-use meshcheck::runner::{self, RunOptions};
-use meshcheck::scenario::{self, ClusterSettings, Scenario};
+use meshcheck::scenario::ClusterSettings;
 use meshcheck::translate::{self, TranslateOptions};
+
+use self::cli::run::RunArguments;
+use self::cli::{Selection, err, out};
 
 /// Conformance tests for service-mesh security policy.
 #[derive(Debug, Parser)]
@@ -23,22 +26,59 @@ struct Cli {
     command: Command,
 }
 
+/// Options that choose scenarios.
+#[derive(Debug, Args)]
+struct SelectionArgs {
+    /// Scenario files or directories (searched recursively for *.yaml and *.yml).
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Override a scenario variable, as NAME=VALUE; may be repeated.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    variables: Vec<(String, String)>,
+    /// Keep only scenarios whose name or file contains TEXT; may be repeated (any matches).
+    #[arg(long = "filter", value_name = "TEXT")]
+    filters: Vec<String>,
+    /// Keep only scenarios with this tag; may be repeated (any matches).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+impl SelectionArgs {
+    fn into_selection(self) -> Selection {
+        Selection {
+            paths: self.paths,
+            variables: self.variables,
+            filters: self.filters,
+            tags: self.tags,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenarios, each on a fresh in-process mesh.
     Run {
-        /// Scenario files or directories (searched recursively for *.yaml and *.yml).
-        #[arg(default_value = "scenarios")]
-        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        selection: SelectionArgs,
         /// Also write a machine-readable JSON report to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
-        /// Override a scenario variable, as NAME=VALUE; may be repeated.
-        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_assignment)]
-        variables: Vec<(String, String)>,
-        /// Scenarios to run at the same time [default: the number of CPUs].
-        #[arg(long, short = 'j', value_name = "N")]
-        jobs: Option<usize>,
+        /// Also write a JUnit XML report to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Scenarios to run at the same time, at least 1 [default: the number of CPUs].
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=200))]
+        jobs: Option<u16>,
+    },
+    /// List scenarios with their tags and steps, without running them.
+    List {
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        #[command(flatten)]
+        selection: SelectionArgs,
     },
     /// Print the Istio resources that TSB settings in manifest files generate.
     Translate {
@@ -56,21 +96,15 @@ enum Command {
         #[arg(long = "namespace", value_name = "NAME")]
         namespaces: Vec<String>,
     },
-    /// Check scenario files without running them.
-    Validate {
-        /// Scenario files or directories.
-        #[arg(default_value = "scenarios")]
-        paths: Vec<PathBuf>,
-        /// Override a scenario variable, as NAME=VALUE; may be repeated.
-        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_assignment)]
-        variables: Vec<(String, String)>,
-    },
 }
 
 fn parse_assignment(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))?;
+    if name.is_empty() {
+        return Err(format!("missing variable name in {text:?}"));
+    }
     Ok((name.to_owned(), value.to_owned()))
 }
 
@@ -84,109 +118,9 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-}
-
-/// Loads every scenario, printing each invalid one; returns `None` if any was invalid.
-fn load_all(paths: &[PathBuf], variables: &[(String, String)]) -> Option<Vec<Scenario>> {
-    let overrides: BTreeMap<String, String> = variables.iter().cloned().collect();
-    let files = match scenario::discover(paths) {
-        Ok(files) => files,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return None;
-        }
-    };
-    if files.is_empty() {
-        eprintln!("error: no scenario files found in {}", display_paths(paths));
-        return None;
-    }
-    let mut scenarios = Vec::new();
-    let mut valid = true;
-    for file in files {
-        match scenario::load_with(&file, &overrides) {
-            Ok(loaded) => scenarios.push(loaded),
-            Err(error) => {
-                eprintln!("error: {error}");
-                valid = false;
-            }
-        }
-    }
-    valid.then_some(scenarios)
-}
-
-fn display_paths(paths: &[PathBuf]) -> String {
-    let shown: Vec<String> = paths
-        .iter()
-        .map(|path| path.display().to_string())
-        .collect();
-    shown.join(", ")
-}
-
-fn exit_code_for(report: &RunReport) -> i32 {
-    let unavailable = report
-        .scenarios
-        .iter()
-        .all(|scenario| scenario.error.is_some());
-    if report.summary.failed > 0 {
-        exit_code::FAILED
-    } else if !report.scenarios.is_empty() && unavailable {
-        exit_code::BACKEND_UNAVAILABLE
-    } else if report.summary.inconclusive > 0 {
-        exit_code::INCONCLUSIVE
-    } else {
-        exit_code::SUCCESS
-    }
-}
-
-async fn run(
-    paths: Vec<PathBuf>,
-    json: Option<PathBuf>,
-    variables: Vec<(String, String)>,
-    jobs: Option<usize>,
-) -> i32 {
-    let Some(scenarios) = load_all(&paths, &variables) else {
-        return exit_code::INVALID_INPUT;
-    };
-    let mut options = RunOptions::default();
-    if let Some(jobs) = jobs {
-        options.jobs = jobs;
-    }
-    let report = runner::run_all(scenarios, &options, |scenario| {
-        let mut stdout = std::io::stdout().lock();
-        let _ = write!(stdout, "{}", report::human::scenario_text(scenario));
-        let _ = stdout.flush();
-    })
-    .await;
-    print!("{}", report::human::summary_text(&report));
-    if let Some(path) = json
-        && let Err(error) = report::json::write(&report, &path)
-    {
-        eprintln!(
-            "error: cannot write the JSON report to {}: {error}",
-            path.display()
-        );
-        return exit_code::INVALID_INPUT;
-    }
-    if report
-        .scenarios
-        .iter()
-        .any(|scenario| scenario.outcome == Outcome::Inconclusive)
-    {
-        for scenario in report
-            .scenarios
-            .iter()
-            .filter(|scenario| scenario.error.is_some())
-        {
-            eprintln!(
-                "error: {}: {}",
-                scenario.file,
-                scenario.error.as_deref().unwrap_or_default()
-            );
-        }
-    }
-    exit_code_for(&report)
 }
 
 fn translate(
@@ -206,29 +140,55 @@ fn translate(
     let generated = match translate::translate_files(files, &options) {
         Ok(generated) => generated,
         Err(error) => {
-            eprintln!("error: {error}");
+            err(&format!("error: {error}"));
             return exit_code::INVALID_INPUT;
         }
     };
     match translate::render(&generated) {
         Ok(text) => {
-            print!("{text}");
+            out(&text);
             exit_code::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: cannot write the generated resources as YAML: {error}");
+            err(&format!(
+                "error: cannot write the generated resources as YAML: {error}"
+            ));
             exit_code::INVALID_INPUT
         }
     }
+}
+
+fn run(arguments: RunArguments) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            err(&format!("error: cannot start the async runtime: {error}"));
+            return exit_code::BACKEND_UNAVAILABLE;
+        }
+    };
+    let code = runtime.block_on(cli::run::run(arguments));
+    // Lets tasks of stopped scenarios finish dropping (their curl processes are killed then).
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    code
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let code = match cli.command {
-        Command::Validate { paths, variables } => match load_all(&paths, &variables) {
+        Command::Validate { selection } => match cli::load_selected(&selection.into_selection()) {
             Some(scenarios) => {
-                println!("{} scenario(s) valid", scenarios.len());
+                out(&format!("{} scenario(s) valid\n", scenarios.len()));
+                exit_code::SUCCESS
+            }
+            None => exit_code::INVALID_INPUT,
+        },
+        Command::List { selection } => match cli::load_selected(&selection.into_selection()) {
+            Some(scenarios) => {
+                cli::list::list(&scenarios);
                 exit_code::SUCCESS
             }
             None => exit_code::INVALID_INPUT,
@@ -240,23 +200,16 @@ fn main() -> ExitCode {
             namespaces,
         } => translate(&files, cluster, trust_domain, namespaces),
         Command::Run {
-            paths,
+            selection,
             json,
-            variables,
+            junit,
             jobs,
-        } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("error: cannot start the async runtime: {error}");
-                    return ExitCode::from(exit_code::BACKEND_UNAVAILABLE as u8);
-                }
-            };
-            runtime.block_on(run(paths, json, variables, jobs))
-        }
+        } => run(RunArguments {
+            selection: selection.into_selection(),
+            json,
+            junit,
+            jobs: jobs.map(usize::from),
+        }),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

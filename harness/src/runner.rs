@@ -333,48 +333,128 @@ async fn run_exec(
     report
 }
 
-/// Runs scenarios concurrently, `options.jobs` at a time, and calls `on_done` with each
-/// scenario's report as it finishes. The run report keeps the given order.
+/// What happens during a run, in the order it happens; reporters render these.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    /// A scenario took a job slot and its backend is starting.
+    Started {
+        /// The scenario.
+        scenario: &'a Scenario,
+        /// Scenarios finished so far.
+        finished: usize,
+        /// Scenarios in the run.
+        total: usize,
+    },
+    /// A scenario finished.
+    Finished {
+        /// Its report.
+        report: &'a ScenarioReport,
+        /// Scenarios finished so far, this one included.
+        finished: usize,
+        /// Scenarios in the run.
+        total: usize,
+    },
+}
+
+fn not_run(scenario: &Scenario, reason: &str) -> ScenarioReport {
+    let steps = scenario
+        .steps
+        .iter()
+        .map(|step| {
+            bare_report(
+                step,
+                Outcome::Skipped,
+                Duration::ZERO,
+                Some(reason.to_owned()),
+            )
+        })
+        .collect();
+    ScenarioReport {
+        name: scenario.name.clone(),
+        file: scenario.path.display().to_string(),
+        outcome: Outcome::Skipped,
+        duration: Duration::ZERO,
+        error: None,
+        steps,
+    }
+}
+
+/// Runs scenarios concurrently, `options.jobs` at a time, reporting progress to `on_event`.
+/// The run report keeps the given order.
+///
+/// When `cancel` completes first, the scenarios still running are aborted: their backends
+/// are dropped, which stops their meshes and kills their curl processes, and they are
+/// reported as skipped, as are those not yet started. [`RunReport::interrupted`] is then set.
 pub async fn run_all(
     scenarios: Vec<Scenario>,
     options: &RunOptions,
-    on_done: impl Fn(&ScenarioReport) + Send + Sync + 'static,
+    on_event: impl Fn(RunEvent<'_>) + Send + Sync + 'static,
+    cancel: impl std::future::Future<Output = ()>,
 ) -> RunReport {
+    let total = scenarios.len();
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
-    let on_done = Arc::new(on_done);
-    let mut handles = Vec::with_capacity(scenarios.len());
-    for scenario in scenarios {
+    let on_event = Arc::new(on_event);
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, scenario) in scenarios.iter().enumerate() {
         let permits = permits.clone();
-        let on_done = on_done.clone();
+        let on_event = on_event.clone();
+        let finished = finished.clone();
+        let scenario = scenario.clone();
         let backend = options.backend;
-        let name = scenario.name.clone();
-        let file = scenario.path.display().to_string();
-        let task = tokio::spawn(async move {
+        tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
+            on_event(RunEvent::Started {
+                scenario: &scenario,
+                finished: finished.load(std::sync::atomic::Ordering::Relaxed),
+                total,
+            });
             let report = run_scenario(&scenario, backend).await;
-            on_done(&report);
-            report
+            let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            on_event(RunEvent::Finished {
+                report: &report,
+                finished: done,
+                total,
+            });
+            (index, report)
         });
-        handles.push((name, file, task));
     }
-    let mut reports = Vec::with_capacity(handles.len());
-    for (name, file, handle) in handles {
-        match handle.await {
-            Ok(report) => reports.push(report),
-            Err(error) => {
-                tracing::error!(scenario = name, %error, "scenario task failed");
-                reports.push(ScenarioReport {
-                    name,
-                    file,
-                    outcome: Outcome::Inconclusive,
-                    duration: Duration::ZERO,
-                    error: Some(format!(
-                        "the harness failed while running the scenario: {error}"
-                    )),
-                    steps: Vec::new(),
-                });
+    let mut reports: Vec<Option<ScenarioReport>> = (0..total).map(|_| None).collect();
+    let mut interrupted = false;
+    tokio::pin!(cancel);
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                None => break,
+                Some(Ok((index, report))) => reports[index] = Some(report),
+                Some(Err(error)) => tracing::error!(%error, "scenario task failed"),
+            },
+            () = &mut cancel => {
+                interrupted = true;
+                tracing::warn!("run interrupted; stopping the scenarios still running");
+                tasks.shutdown().await;
+                break;
             }
         }
     }
-    RunReport::new(options.backend.name(), reports)
+    let reports = reports
+        .into_iter()
+        .zip(&scenarios)
+        .map(|(report, scenario)| match report {
+            Some(report) => report,
+            None if interrupted => not_run(scenario, "skipped: the run was interrupted"),
+            None => ScenarioReport {
+                outcome: Outcome::Inconclusive,
+                error: Some("the harness failed while running the scenario".to_owned()),
+                ..not_run(
+                    scenario,
+                    "skipped: the harness failed while running the scenario",
+                )
+            },
+        })
+        .collect();
+    let mut report = RunReport::new(options.backend.name(), reports);
+    report.interrupted = interrupted;
+    report
 }

@@ -38,21 +38,35 @@ fn step_text(step: &StepReport, out: &mut String) {
         let _ = write!(out, ": exit {actual} (expected {})", exit_codes(expected));
     }
     let _ = writeln!(out, " [{}]", seconds(step.duration));
-    if step.outcome == Outcome::Passed {
-        return;
-    }
-    let _ = writeln!(out, "        at {}", step.location);
-    if let Some(message) = &step.message {
-        for line in message.lines() {
-            let _ = writeln!(out, "        {line}");
+    match step.outcome {
+        Outcome::Passed => return,
+        Outcome::Skipped => {
+            if let Some(reason) = &step.message {
+                let _ = writeln!(out, "        {reason}");
+            }
+            return;
         }
+        Outcome::Failed | Outcome::Inconclusive => {}
+    }
+    for line in step_detail(step).lines() {
+        let _ = writeln!(out, "        {line}");
+    }
+}
+
+/// Formats what a step that did not pass expected and got: its location, message, and for
+/// exec steps the command, expectations, exit code, mismatches and output excerpts.
+pub fn step_detail(step: &StepReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "at {}", step.location);
+    if let Some(message) = &step.message {
+        let _ = writeln!(out, "{message}");
     }
     let Some(exec) = &step.exec else {
-        return;
+        return out;
     };
     let _ = writeln!(
         out,
-        "        command:  {} in {}",
+        "command:  {} in {}",
         shell_words::join(&exec.command),
         exec.target
     );
@@ -70,16 +84,16 @@ fn step_text(step: &StepReport, out: &mut String) {
             .iter()
             .map(|check| format!("stderr {check}")),
     );
-    let _ = writeln!(out, "        expected: {}", expected.join("; "));
+    let _ = writeln!(out, "expected: {}", expected.join("; "));
     if let Some(Some(code)) = step.actual_exit_code {
         let _ = writeln!(
             out,
-            "        actual:   exit {code} after {} attempt(s)",
+            "actual:   exit {code} after {} attempt(s)",
             exec.attempts
         );
     }
     for mismatch in &exec.mismatches {
-        let _ = writeln!(out, "        mismatch: {mismatch}");
+        let _ = writeln!(out, "mismatch: {mismatch}");
     }
     if let Some(stdout) = exec
         .stdout
@@ -88,8 +102,8 @@ fn step_text(step: &StepReport, out: &mut String) {
     {
         let _ = writeln!(
             out,
-            "        stdout:   {}",
-            excerpt(stdout).replace('\n', "\n                  ")
+            "stdout:   {}",
+            excerpt(stdout).replace('\n', "\n          ")
         );
     }
     if let Some(stderr) = exec
@@ -99,10 +113,11 @@ fn step_text(step: &StepReport, out: &mut String) {
     {
         let _ = writeln!(
             out,
-            "        stderr:   {}",
-            excerpt(stderr).replace('\n', "\n                  ")
+            "stderr:   {}",
+            excerpt(stderr).replace('\n', "\n          ")
         );
     }
+    out
 }
 
 /// Formats one scenario's report.
@@ -111,9 +126,11 @@ pub fn scenario_text(report: &ScenarioReport) -> String {
     let _ = writeln!(out, "scenario {} ({})", report.name, report.file);
     if let Some(error) = &report.error {
         let _ = writeln!(out, "  error: {error}");
-    }
-    for step in &report.steps {
-        step_text(step, &mut out);
+        let _ = writeln!(out, "  SKIP  all {} steps", report.steps.len());
+    } else {
+        for step in &report.steps {
+            step_text(step, &mut out);
+        }
     }
     let passed = report
         .steps

@@ -3,6 +3,7 @@
 
 pub mod human;
 pub mod json;
+pub mod junit;
 
 use std::time::Duration;
 
@@ -52,6 +53,9 @@ pub struct RunReport {
     pub scenarios: Vec<ScenarioReport>,
     /// Counts over `scenarios`.
     pub summary: Summary,
+    /// Whether the run was interrupted (SIGINT or SIGTERM) before every scenario finished;
+    /// the scenarios it stopped are reported as skipped.
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -75,6 +79,7 @@ impl RunReport {
             backend: backend.to_owned(),
             scenarios,
             summary,
+            interrupted: false,
         }
     }
 }

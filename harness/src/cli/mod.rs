@@ -1,0 +1,100 @@
+//! The command implementations behind `meshcheck`'s subcommands, and what they share:
+//! loading and selecting scenarios, and writing output that survives a closed pipe.
+
+pub mod list;
+pub mod progress;
+pub mod run;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use meshcheck::scenario::{self, Scenario};
+
+/// Writes to stdout. Errors are ignored: a reader that closed the pipe early
+/// (`meshcheck list | head`) is not a failure of meshcheck.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Writes one line to stderr, ignoring errors as [`out`] does.
+pub fn err(line: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}
+
+/// Which scenarios a command works on.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Scenario files or directories.
+    pub paths: Vec<PathBuf>,
+    /// Variable overrides (`--set NAME=VALUE`).
+    pub variables: Vec<(String, String)>,
+    /// Keep scenarios whose name or file contains one of these (`--filter`).
+    pub filters: Vec<String>,
+    /// Keep scenarios with one of these tags (`--tag`).
+    pub tags: Vec<String>,
+}
+
+impl Selection {
+    fn keeps(&self, scenario: &Scenario) -> bool {
+        let file = scenario.path.display().to_string();
+        let by_filter = self.filters.is_empty()
+            || self.filters.iter().any(|filter| {
+                scenario.name.contains(filter.as_str()) || file.contains(filter.as_str())
+            });
+        let by_tag =
+            self.tags.is_empty() || self.tags.iter().any(|tag| scenario.tags.contains(tag));
+        by_filter && by_tag
+    }
+}
+
+/// Loads every scenario of `selection` and keeps the selected ones, printing each invalid
+/// file as one error line; returns `None` when any file was invalid or nothing was found.
+pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
+    let overrides: BTreeMap<String, String> = selection.variables.iter().cloned().collect();
+    let files = match scenario::discover(&selection.paths) {
+        Ok(files) => files,
+        Err(error) => {
+            err(&format!("error: {error}"));
+            return None;
+        }
+    };
+    if files.is_empty() {
+        let shown: Vec<String> = selection
+            .paths
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        err(&format!(
+            "error: no scenario files found in {}",
+            shown.join(", ")
+        ));
+        return None;
+    }
+    let mut scenarios = Vec::new();
+    let mut valid = true;
+    for file in files {
+        match scenario::load_with(&file, &overrides) {
+            Ok(loaded) => scenarios.push(loaded),
+            Err(error) => {
+                err(&format!("error: {error}"));
+                valid = false;
+            }
+        }
+    }
+    if !valid {
+        return None;
+    }
+    let selected: Vec<Scenario> = scenarios
+        .into_iter()
+        .filter(|scenario| selection.keeps(scenario))
+        .collect();
+    if selected.is_empty() {
+        err("error: no scenario matches the given --filter and --tag options");
+        return None;
+    }
+    Some(selected)
+}

@@ -1,0 +1,160 @@
+//! `meshcheck run`: runs the selected scenarios, prints each one's report as it finishes,
+//! writes the requested report files, and stops cleanly on SIGINT or SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use meshcheck::exit_code;
+use meshcheck::report::{self, RunReport};
+use meshcheck::runner::{self, RunEvent, RunOptions};
+
+use super::progress::Progress;
+use super::{Selection, err, load_selected, out};
+
+/// Options of `meshcheck run`.
+#[derive(Clone, Debug, Default)]
+pub struct RunArguments {
+    /// The scenarios.
+    pub selection: Selection,
+    /// Where to write the JSON report.
+    pub json: Option<PathBuf>,
+    /// Where to write the JUnit XML report.
+    pub junit: Option<PathBuf>,
+    /// Scenarios at the same time.
+    pub jobs: Option<usize>,
+}
+
+/// Checks before any mesh starts that a report file can be written, by creating it.
+fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+    std::fs::File::create(path).map(drop).map_err(|error| {
+        format!(
+            "error: cannot write the {what} to {}: {error}",
+            path.display()
+        )
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch for SIGTERM; only SIGINT stops a run cleanly");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn exit_code_for(report: &RunReport) -> i32 {
+    let unavailable = !report.scenarios.is_empty()
+        && report
+            .scenarios
+            .iter()
+            .all(|scenario| scenario.error.is_some());
+    if report.interrupted {
+        exit_code::INTERRUPTED
+    } else if report.summary.failed > 0 {
+        exit_code::FAILED
+    } else if unavailable {
+        exit_code::BACKEND_UNAVAILABLE
+    } else if report.summary.inconclusive > 0 {
+        exit_code::INCONCLUSIVE
+    } else {
+        exit_code::SUCCESS
+    }
+}
+
+/// Runs `meshcheck run` and returns its exit code.
+pub async fn run(arguments: RunArguments) -> i32 {
+    let Some(scenarios) = load_selected(&arguments.selection) else {
+        return exit_code::INVALID_INPUT;
+    };
+    for (path, what) in [
+        (&arguments.json, "JSON report"),
+        (&arguments.junit, "JUnit report"),
+    ] {
+        if let Some(path) = path
+            && let Err(message) = check_writable(path, what)
+        {
+            err(&message);
+            return exit_code::INVALID_INPUT;
+        }
+    }
+    let mut options = RunOptions::default();
+    if let Some(jobs) = arguments.jobs {
+        options.jobs = jobs;
+    }
+    let progress = Arc::new(Progress::new());
+    let events = progress.clone();
+    let report = runner::run_all(
+        scenarios,
+        &options,
+        move |event| match event {
+            RunEvent::Started {
+                scenario,
+                finished,
+                total,
+            } => events.started(&scenario.name, finished, total),
+            RunEvent::Finished {
+                report,
+                finished,
+                total,
+            } => events.finished(&report.name, finished, total, || {
+                out(&report::human::scenario_text(report));
+            }),
+        },
+        shutdown_signal(),
+    )
+    .await;
+    progress.clear();
+    out(&report::human::summary_text(&report));
+    if report.interrupted {
+        err("error: interrupted; scenarios still running were stopped and are reported as skipped");
+    }
+    for scenario in report
+        .scenarios
+        .iter()
+        .filter(|scenario| scenario.error.is_some())
+    {
+        err(&format!(
+            "error: {}: {}",
+            scenario.file,
+            scenario.error.as_deref().unwrap_or_default()
+        ));
+    }
+    let mut code = exit_code_for(&report);
+    if let Some(path) = &arguments.json
+        && let Err(error) = report::json::write(&report, path)
+    {
+        err(&format!(
+            "error: cannot write the JSON report to {}: {error}",
+            path.display()
+        ));
+        code = code.max(exit_code::FAILED);
+    }
+    if let Some(path) = &arguments.junit
+        && let Err(error) = report::junit::write(&report, path)
+    {
+        err(&format!(
+            "error: cannot write the JUnit report to {}: {error}",
+            path.display()
+        ));
+        code = code.max(exit_code::FAILED);
+    }
+    code
+}
