@@ -263,7 +263,13 @@ async fn run_exec(
         };
         let container = exec.container.as_deref();
         match backend
-            .exec(&exec.target, container, &exec.argv, timeout)
+            .exec(
+                &exec.target,
+                container,
+                &exec.argv,
+                exec.stdin.as_deref(),
+                timeout,
+            )
             .await
         {
             Ok(output) => {

@@ -10,6 +10,7 @@ use mesh_sim::cluster::{ClusterConfig, LabelChange};
 use mesh_sim::records::ConnectionRecord;
 use mesh_sim::resources::{ResourceKey, Scope};
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{Backend, BackendError, BoxFuture, ExecOutput, Settled};
@@ -28,6 +29,29 @@ const PROXY_VARIABLES: &[&str] = &[
     "no_proxy",
     "NO_PROXY",
 ];
+
+/// Protocols curl may use in a pod: those of cluster services (HTTP and raw TCP).
+const ALLOWED_PROTOCOLS: &str = "=http,https,telnet";
+
+/// A directory that exists for one command and is removed afterwards.
+struct ScratchDirectory(PathBuf);
+
+impl ScratchDirectory {
+    fn create() -> std::io::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let sequence = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("meshcheck-exec-{}-{sequence}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for ScratchDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// A scenario's in-process mesh.
 #[derive(Debug)]
@@ -200,6 +224,7 @@ impl Backend for InProcess {
         target: &'a WorkloadRef,
         container: Option<&'a str>,
         argv: &'a [String],
+        stdin: Option<&'a str>,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ExecOutput, BackendError>> {
         Box::pin(async move {
@@ -236,13 +261,32 @@ impl Backend for InProcess {
             }
             let curl = curl_binary()
                 .ok_or_else(|| BackendError::Unavailable("curl not found on PATH".to_owned()))?;
+            // curl runs on this machine, not in a pod: give it a scratch working directory
+            // for files it writes (`-o`, `-O`), and only the protocols cluster services speak,
+            // so `file://` cannot read this machine's files.
+            let scratch = ScratchDirectory::create().map_err(|error| {
+                BackendError::Unavailable(format!(
+                    "cannot create a working directory for curl: {error}"
+                ))
+            })?;
             let mut command = Command::new(curl);
             // `-q` must come first: it stops curl from reading the user's ~/.curlrc.
             command
                 .arg("-q")
+                .args([
+                    "--proto",
+                    ALLOWED_PROTOCOLS,
+                    "--proto-redir",
+                    ALLOWED_PROTOCOLS,
+                ])
                 .args(exec_target.curl_network_args())
                 .args(arguments)
-                .stdin(Stdio::null())
+                .current_dir(&scratch.0)
+                .stdin(if stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true);
@@ -250,9 +294,17 @@ impl Backend for InProcess {
                 command.env_remove(variable);
             }
             let started = Instant::now();
-            let child = command.spawn().map_err(|error| {
+            let mut child = command.spawn().map_err(|error| {
                 BackendError::Unavailable(format!("cannot run {}: {error}", curl.display()))
             })?;
+            if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
+                let text = text.to_owned();
+                // Written on its own task so that a command that does not read its input
+                // cannot block the output being collected; the pipe closes when it is done.
+                tokio::spawn(async move {
+                    let _ = input.write_all(text.as_bytes()).await;
+                });
+            }
             let output = tokio::time::timeout(timeout, child.wait_with_output())
                 .await
                 .map_err(|_| {

@@ -87,12 +87,14 @@ pub trait Backend: Send + Sync {
     /// cluster state.
     fn wait_ready(&self, timeout: Duration) -> BoxFuture<'_, Result<Settled, BackendError>>;
 
-    /// Runs `argv` in a pod of `target`.
+    /// Runs `argv` in a pod of `target`, with `stdin` as its standard input (empty when
+    /// `None`).
     fn exec<'a>(
         &'a self,
         target: &'a WorkloadRef,
         container: Option<&'a str>,
         argv: &'a [String],
+        stdin: Option<&'a str>,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ExecOutput, BackendError>>;
 

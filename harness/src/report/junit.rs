@@ -99,7 +99,11 @@ fn testcase(scenario: &ScenarioReport, step: &StepReport, out: &mut String) {
         }
     }
     // Output of passed steps (often whole pages) would only bloat the report.
-    if let Some(exec) = step.exec.as_ref().filter(|_| step.outcome != Outcome::Passed) {
+    if let Some(exec) = step
+        .exec
+        .as_ref()
+        .filter(|_| step.outcome != Outcome::Passed)
+    {
         if let Some(stdout) = exec.stdout.as_deref().filter(|text| !text.is_empty()) {
             let _ = writeln!(out, "      <system-out>{}</system-out>", escape(stdout));
         }

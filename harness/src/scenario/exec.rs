@@ -11,19 +11,25 @@ use super::refs;
 use super::steps::{DEFAULT_NAMESPACE, StepContext};
 use super::yaml::{Node, Value};
 
+/// Words that only a shell understands; exec runs curl directly.
+const SHELL_OPERATORS: &[&str] = &[
+    "|", "||", "&&", "&", ";", ">", ">>", "<", "2>", "2>&1", "|&",
+];
+
 /// Highest exit code a process can report.
 const MAX_EXIT_CODE: i64 = 255;
 
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with target and command, and optional namespace and container"
+    expecting = "a mapping with target and command, and optional namespace, container and stdin"
 )]
 struct RawExec {
     target: Located<String>,
     #[expect(dead_code, reason = "read by StepContext::read_namespace")]
     namespace: Option<IgnoredAny>,
     container: Option<String>,
+    stdin: Option<String>,
     #[expect(dead_code, reason = "read from the node, as a string or a list")]
     command: IgnoredAny,
 }
@@ -115,6 +121,7 @@ pub(crate) fn read_exec(
         argv,
         expect,
         probe,
+        stdin: raw.stdin,
     };
     Ok((Action::Exec(step), name))
 }
@@ -149,6 +156,27 @@ fn read_command(context: &StepContext<'_>, action: &Node) -> Result<Vec<String>,
             node.pos,
             "the command is empty",
             "write the program and its arguments, such as `curl -sS http://httpbin:8000/get`",
+        ));
+    }
+    let program = std::path::Path::new(&argv[0])
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if program != "curl" {
+        return Err(context.error(
+            node.pos,
+            format!("exec runs curl, not `{}`", argv[0]),
+            "write the probe as a curl command, such as `curl -sS http://httpbin:8000/get`",
+        ));
+    }
+    if let Some(operator) = argv
+        .iter()
+        .find(|word| SHELL_OPERATORS.contains(&word.as_str()))
+    {
+        return Err(context.error(
+            node.pos,
+            format!("exec runs curl without a shell, so `{operator}` would reach curl as an argument"),
+            "remove the shell operator and check the output with `expect.stdout` or `expect.stderr`",
         ));
     }
     Ok(argv)

@@ -146,6 +146,7 @@ impl Default for Timeouts {
 ///     namespace: sleep            # default "default"
 ///     container: sleep            # optional
 ///     command: curl -sS http://productpage.bookinfo:9080/productpage   # or a list
+///     stdin: "ping\n"             # optional text for the command's standard input
 ///   expect:
 ///     exitCode: 0                 # a code or a list of accepted codes; default 0
 ///     stdout: {contains: "<title>Simple Bookstore App</title>"}
@@ -288,6 +289,9 @@ pub struct ExecStep {
     pub expect: Expectation,
     /// `probe`.
     pub probe: ProbeMode,
+    /// `stdin`: text written to the command's standard input, which is then closed; empty
+    /// input when `None`. A `telnet://` request to a TCP service sends this text.
+    pub stdin: Option<String>,
 }
 
 /// How an `exec` step's command is judged (`probe`).

@@ -343,6 +343,7 @@ fn full_scenario_parses_into_model() {
                 )],
             },
             probe: ProbeMode::Once,
+            stdin: None,
         }
     );
 
@@ -417,7 +418,7 @@ fn minimal_scenario_uses_defaults() {
     let scenario = load_text(
         &temp,
         "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: minimal}\nspec:\n  \
-         steps:\n    - exec: {target: sleep, command: 'true'}\n      expect: {}\n",
+         steps:\n    - exec: {target: sleep, command: 'curl -s http://x'}\n      expect: {}\n",
     )
     .unwrap();
     assert_eq!(scenario.description, None);
@@ -516,7 +517,7 @@ spec:
       exec:
         target: deploy/${HOST}
         namespace: ${HOST}-ns
-        command: sh -c 'echo $${HOME} && curl http://${HOST}:${PORT}/get'
+        command: curl -A '$${HOME}' http://${HOST}:${PORT}/get
       expect:
         stdout: {contains: '$${HOME} ${PORT}'}
 ";
@@ -530,7 +531,7 @@ spec:
     assert_eq!(exec.target.namespace, "httpbin-ns");
     assert_eq!(
         exec.argv,
-        vec!["sh", "-c", "echo ${HOME} && curl http://httpbin:8000/get"]
+        vec!["curl", "-A", "${HOME}", "http://httpbin:8000/get"]
     );
     assert_eq!(
         exec.expect.stdout,
@@ -546,7 +547,7 @@ spec:
     let Action::Exec(exec) = &scenario.steps[0].action else {
         panic!("not exec: {:?}", scenario.steps[0].action);
     };
-    assert_eq!(exec.argv[2], "echo ${HOME} && curl http://echo:8000/get");
+    assert_eq!(exec.argv[3], "http://echo:8000/get");
 }
 
 #[test]
