@@ -43,6 +43,8 @@ enum Route<'a> {
     UserAgent,
     Headers,
     Get,
+    /// `/post`, `/put`, `/patch` and `/delete`: an echo that accepts only that method.
+    MethodEcho(&'static str),
     Anything,
     Status(&'a str),
     Delay(&'a str),
@@ -56,6 +58,10 @@ fn route(path: &str) -> Option<Route<'_>> {
         "/headers" => return Some(Route::Headers),
         "/get" => return Some(Route::Get),
         "/anything" => return Some(Route::Anything),
+        "/post" => return Some(Route::MethodEcho("POST")),
+        "/put" => return Some(Route::MethodEcho("PUT")),
+        "/patch" => return Some(Route::MethodEcho("PATCH")),
+        "/delete" => return Some(Route::MethodEcho("DELETE")),
         _ => {}
     }
     if path.starts_with("/anything/") {
@@ -80,8 +86,12 @@ async fn respond_to(
     let Some(route) = route(&path) else {
         return error_response(flavor, StatusCode::NOT_FOUND, None);
     };
-    let accepts_any_method = matches!(route, Route::Anything | Route::Status(_) | Route::Delay(_));
-    if !accepts_any_method && !is_get_or_head(request.method()) {
+    let method_allowed = match route {
+        Route::Anything | Route::Status(_) | Route::Delay(_) => true,
+        Route::MethodEcho(method) => request.method().as_str() == method,
+        _ => is_get_or_head(request.method()),
+    };
+    if !method_allowed {
         return method_not_allowed(flavor);
     }
     let summary = RequestSummary::new(flavor, request.uri(), request.headers(), peer);
@@ -114,7 +124,7 @@ async fn respond_to(
             StatusCode::OK,
             get_body(flavor, summary, request.method()),
         ),
-        Route::Anything => echo_with_body(flavor, summary, request).await,
+        Route::Anything | Route::MethodEcho(_) => echo_with_body(flavor, summary, request).await,
         Route::Status(codes) => status_response(flavor, codes),
         Route::Delay(value) => match delay_of(flavor, value) {
             Some(delay) => {

@@ -277,6 +277,8 @@ fn routes_by_path() {
         ("/status/200/extra", None),
         ("/delay/3", Some(Route::Delay("3"))),
         ("/headers/", None),
+        ("/post", Some(Route::MethodEcho("POST"))),
+        ("/delete", Some(Route::MethodEcho("DELETE"))),
     ];
     for (path, expected) in cases {
         assert_eq!(route(path), expected, "route of {path}");
