@@ -40,6 +40,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts for a request whose upstream connection fails: Istio's default retry policy
 /// retries connect failures twice.
 const CONNECT_ATTEMPTS: usize = 3;
+/// Longest wait for a TCP client that sent nothing before its connection is reset; see
+/// [`reset_when_client_settled`].
+const CLIENT_SETTLE: Duration = Duration::from_millis(100);
 /// ALPN a sidecar offers for HTTP over mesh mTLS.
 const MESH_HTTP_ALPN: &[&[u8]] = &[b"istio-http/1.1", b"istio"];
 /// ALPN a sidecar offers for TCP over mesh mTLS.
@@ -537,23 +540,34 @@ async fn serve_tcp(connection: Arc<Connection>, stream: PrefixedIo<TcpStream>) {
                 None,
                 Outcome::UpstreamFailed { reason },
             );
-            reset(stream.into_tcp());
+            reset_when_client_settled(stream.into_tcp(), 0).await;
             return;
         }
     };
     let transport = upstream.transport(&endpoint.tls);
     let server_identity = upstream.server_identity();
     let (client, _, end) = splice(stream, upstream).await;
-    if end.reset_by() == Some(Side::B) {
-        reset(client.into_tcp());
+    let outcome = if end.reset_by() == Some(Side::B) {
+        reset_when_client_settled(client.into_tcp(), end.a_to_b).await;
+        Outcome::UpstreamFailed {
+            reason: "the upstream reset the connection".to_owned(),
+        }
+    } else {
+        Outcome::Closed
+    };
+    connection.record(Some(endpoint), transport, server_identity, None, outcome);
+}
+
+/// Resets the client's connection, but not before the client has sent something, closed, or
+/// had [`CLIENT_SETTLE`] to finish connecting. On loopback an upstream refusal can arrive
+/// within microseconds, and a reset before curl has checked its own connect makes curl
+/// report a failed connect (exit 7) rather than the reset (exit 56) a client sees across a
+/// real network, where it is connected at least one round trip before the refusal arrives.
+async fn reset_when_client_settled(client: TcpStream, bytes_from_client: u64) {
+    if bytes_from_client == 0 {
+        let _ = tokio::time::timeout(CLIENT_SETTLE, client.readable()).await;
     }
-    connection.record(
-        Some(endpoint),
-        transport,
-        server_identity,
-        None,
-        Outcome::Closed,
-    );
+    reset(client);
 }
 
 #[cfg(test)]
