@@ -189,7 +189,7 @@ fn changed_expectation_fails_with_both_codes() {
         .lines()
         .filter(|line| line.starts_with("  PASS"))
         .count();
-    assert_eq!(passed_steps, 14, "the other steps still pass: {stdout}");
+    assert_eq!(passed_steps, 15, "the other steps still pass: {stdout}");
 }
 
 #[test]
@@ -215,5 +215,42 @@ fn missing_path_is_invalid_input() {
         text(&output.stderr).contains("no/such/dir"),
         "{}",
         text(&output.stderr)
+    );
+}
+
+#[test]
+fn broken_matrix_shows_both_grids() {
+    let dir = TempDir::new("matrix");
+    let original =
+        std::fs::read_to_string(workspace().join("scenarios/tsb/understanding-mtls.yaml")).unwrap();
+    let row = "          inside       200          200      200      200      E35\n";
+    assert!(
+        original.contains(row),
+        "the walkthrough has the matrix row to change"
+    );
+    let changed = original.replacen(
+        row,
+        "          inside       200          reset    200      200      E35\n",
+        1,
+    );
+    let path = dir.write("understanding-mtls.yaml", &changed);
+    let output = meshcheck(&["run", path.to_str().unwrap()], None);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("1 of 15 cells differ"), "{stdout}");
+    let header = stdout
+        .lines()
+        .find(|line| line.contains("expected") && line.contains("|  observed"));
+    assert!(header.is_some(), "both grids are titled: {stdout}");
+    let inside = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("inside "))
+        .expect("the inside row is printed");
+    let (expected, observed) = inside.split_once('|').expect("side by side");
+    assert!(expected.contains("E56*"), "expected cell marked: {inside}");
+    assert!(observed.contains("200*"), "observed cell marked: {inside}");
+    assert!(
+        stdout.contains("mismatch: inside -> details: expected E56, observed 200"),
+        "{stdout}"
     );
 }

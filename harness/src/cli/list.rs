@@ -2,19 +2,9 @@
 
 use std::fmt::Write as _;
 
-use meshcheck::scenario::{Action, Scenario};
+use meshcheck::scenario::Scenario;
 
 use super::out;
-
-fn kind(action: &Action) -> &'static str {
-    match action {
-        Action::Apply(_) => "apply",
-        Action::Delete(_) => "delete",
-        Action::Label(_) => "label",
-        Action::RolloutRestart(_) => "rolloutRestart",
-        Action::Exec(_) => "exec",
-    }
-}
 
 /// Formats one scenario: its name, tags and file, then one numbered line per step.
 pub fn scenario_text(scenario: &Scenario) -> String {
@@ -36,7 +26,7 @@ pub fn scenario_text(scenario: &Scenario) -> String {
             "  {:>2}. {} ({})",
             index + 1,
             step.name,
-            kind(&step.action)
+            step.action.kind()
         );
     }
     text

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Outcome, RunReport, ScenarioReport, StepReport};
+use super::{MatrixReport, Outcome, RunReport, ScenarioReport, StepReport};
 
 /// Maximum length of the output excerpt shown for a failed step, in characters.
 const EXCERPT_CHARS: usize = 600;
@@ -61,6 +61,12 @@ pub fn step_detail(step: &StepReport) -> String {
     if let Some(message) = &step.message {
         let _ = writeln!(out, "{message}");
     }
+    if let Some(matrix) = &step.matrix {
+        out.push_str(&matrix_grids(matrix));
+        for mismatch in &matrix.mismatches {
+            let _ = writeln!(out, "mismatch: {mismatch}");
+        }
+    }
     let Some(exec) = &step.exec else {
         return out;
     };
@@ -115,6 +121,79 @@ pub fn step_detail(step: &StepReport) -> String {
             out,
             "stderr:   {}",
             excerpt(stderr).replace('\n', "\n          ")
+        );
+    }
+    out
+}
+
+/// Formats a matrix's expected and observed tables side by side; a cell that differs is
+/// marked with `*` in both.
+pub fn matrix_grids(matrix: &MatrixReport) -> String {
+    let mark = |cell: &str, differs: bool| {
+        if differs {
+            format!("{cell}*")
+        } else {
+            cell.to_owned()
+        }
+    };
+    let corner_width = matrix
+        .rows
+        .iter()
+        .map(|row| row.source.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let widths: Vec<usize> = matrix
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(column, name)| {
+            matrix
+                .rows
+                .iter()
+                .flat_map(|row| {
+                    let differs = row.differs[column];
+                    [
+                        mark(&row.expected[column], differs),
+                        mark(&row.observed[column], differs),
+                    ]
+                })
+                .map(|cell| cell.chars().count())
+                .chain([name.chars().count()])
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    let line = |first: &str, cells: &[String]| {
+        let mut text = format!("{first:<corner_width$}");
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(text, "  {cell:<width$}");
+        }
+        text
+    };
+    let header = line(".", &matrix.columns);
+    let table_width = header.chars().count();
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<table_width$}  |  observed", "expected");
+    let _ = writeln!(out, "{header}  |  {}", header.trim_end());
+    for row in &matrix.rows {
+        let expected: Vec<String> = row
+            .expected
+            .iter()
+            .zip(&row.differs)
+            .map(|(cell, differs)| mark(cell, *differs))
+            .collect();
+        let observed: Vec<String> = row
+            .observed
+            .iter()
+            .zip(&row.differs)
+            .map(|(cell, differs)| mark(cell, *differs))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}  |  {}",
+            line(&row.source, &expected),
+            line(&row.source, &observed)
         );
     }
     out

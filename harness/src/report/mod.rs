@@ -164,6 +164,35 @@ pub struct StepReport {
     /// Details of an exec step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecReport>,
+    /// Details of a matrix step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixReport>,
+}
+
+/// The expected and observed tables of a matrix step.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatrixReport {
+    /// Request names, in order.
+    pub columns: Vec<String>,
+    /// One entry per source, in order.
+    pub rows: Vec<MatrixRowReport>,
+    /// Each cell that did not match, with curl's error output or why the probe could not run.
+    pub mismatches: Vec<String>,
+}
+
+/// One row of a matrix: a source's expected and observed cells.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatrixRowReport {
+    /// The source name.
+    pub source: String,
+    /// Expected cells, as the table writes them (`200`, `E56`, `-`).
+    pub expected: Vec<String>,
+    /// Observed cells; `?` where the probe could not run.
+    pub observed: Vec<String>,
+    /// Whether each observed cell differs from the expected one.
+    pub differs: Vec<bool>,
 }
 
 /// The expectations and observations of an exec step.

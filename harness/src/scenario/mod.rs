@@ -11,6 +11,7 @@ mod exec;
 mod expect;
 mod loader;
 mod manifest;
+mod matrix;
 mod model;
 mod refs;
 mod steps;
@@ -29,7 +30,8 @@ pub use self::expect::{Expectation, Pattern, TextMatcher};
 pub use self::manifest::{BundledManifests, MeshSimManifests};
 pub use self::model::{
     Action, ClusterSettings, DeleteTarget, ExecStep, LabelStep, LocatedResource, ManifestSet,
-    ObjectRef, ProbeMode, Scenario, Step, Timeouts, WorkloadKind, WorkloadRef,
+    MatrixCell, MatrixRequest, MatrixSource, MatrixStep, ObjectRef, ProbeMode, Scenario, Step,
+    Timeouts, WorkloadKind, WorkloadRef,
 };
 
 /// Loads and validates the scenario file at `path`, with the bundled manifests of mesh-sim.

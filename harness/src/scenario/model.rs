@@ -183,6 +183,24 @@ pub enum Action {
     RolloutRestart(WorkloadRef),
     /// `exec`: runs a command in a pod and checks its result.
     Exec(ExecStep),
+    /// `matrix`: runs every request from every source and compares the results with a
+    /// truth table.
+    Matrix(MatrixStep),
+}
+
+impl Action {
+    /// The action's key in the scenario file: `apply`, `delete`, `label`, `rolloutRestart`,
+    /// `exec` or `matrix`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Apply(_) => "apply",
+            Self::Delete(_) => "delete",
+            Self::Label(_) => "label",
+            Self::RolloutRestart(_) => "rolloutRestart",
+            Self::Exec(_) => "exec",
+            Self::Matrix(_) => "matrix",
+        }
+    }
 }
 
 /// The objects of one `apply` or `delete` source, in document order.
@@ -306,4 +324,132 @@ pub enum ProbeMode {
     Consecutive,
     /// `once`: the command runs once, after the sync wait, and that result is judged.
     Once,
+}
+
+/// A `matrix` step: every request from every source, compared with a truth table.
+///
+/// ```yaml
+/// - matrix:
+///     sources:                      # rows, in order
+///       outside: {target: deploy/sleep, namespace: sleep-2}
+///       inside: {target: deploy/sleep, namespace: sleep}
+///     requests:                     # columns, in order: a URL, or url and curl args
+///       productpage: http://productpage.bookinfo:9080/productpage
+///       https: {url: "https://productpage.bookinfo:9080/productpage", args: [-k]}
+///     expect: |                     # a header row, then one row per source
+///       .         productpage  https
+///       outside   reset        E56
+///       inside    200          E56
+/// ```
+///
+/// Each cell runs `curl -sS -o /dev/null -w '%{http_code}' -m 10 ARGS URL` in a pod of the
+/// row's source, all cells at the same time. A cell is an HTTP status (curl exits 0 with that
+/// status), `E<code>` for a curl exit code, `reset` (`E56`), `refused` (`E7`), or `-` for
+/// not checked. Cells that expect a 2xx status must hold three times in a row, as an
+/// expected success of an exec step; the others are probed once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatrixStep {
+    /// The rows.
+    pub sources: Vec<MatrixSource>,
+    /// The columns.
+    pub requests: Vec<MatrixRequest>,
+    /// The truth table: `expected[row][column]`.
+    pub expected: Vec<Vec<MatrixCell>>,
+}
+
+/// A row of a matrix: where the requests run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixSource {
+    /// The row name.
+    pub name: String,
+    /// The pod the requests run in.
+    pub target: WorkloadRef,
+}
+
+/// A column of a matrix: one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixRequest {
+    /// The column name.
+    pub name: String,
+    /// The URL.
+    pub url: String,
+    /// Extra curl arguments, before the URL.
+    pub args: Vec<String>,
+}
+
+impl MatrixRequest {
+    /// The curl command of this request's probe.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-m",
+            "10",
+        ]
+        .iter()
+        .map(|word| (*word).to_owned())
+        .collect();
+        argv.extend(self.args.iter().cloned());
+        argv.push(self.url.clone());
+        argv
+    }
+}
+
+/// One cell of a matrix truth table, or an observed result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatrixCell {
+    /// curl exited 0 with this HTTP status.
+    Status(u16),
+    /// curl exited with this non-zero code.
+    Exit(i32),
+    /// Not checked.
+    Any,
+}
+
+impl MatrixCell {
+    /// Parses a cell as written in a truth table.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "-" => return Some(Self::Any),
+            "reset" => return Some(Self::Exit(56)),
+            "refused" => return Some(Self::Exit(7)),
+            _ => {}
+        }
+        if let Some(code) = text.strip_prefix(['E', 'e']) {
+            return code
+                .parse::<i32>()
+                .ok()
+                .filter(|code| (1..=255).contains(code))
+                .map(Self::Exit);
+        }
+        text.parse::<u16>()
+            .ok()
+            .filter(|status| (100..=599).contains(status))
+            .map(Self::Status)
+    }
+
+    /// Whether an observed result satisfies this expectation.
+    pub fn accepts(self, observed: Self) -> bool {
+        self == Self::Any || self == observed
+    }
+
+    /// Whether this expects a success (a 2xx status), which must hold several times in a row.
+    pub fn is_success(self) -> bool {
+        matches!(self, Self::Status(status) if (200..300).contains(&status))
+    }
+}
+
+impl fmt::Display for MatrixCell {
+    /// Formats the cell as a truth table writes it: `200`, `E56` or `-`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(status) => write!(f, "{status}"),
+            Self::Exit(code) => write!(f, "E{code}"),
+            Self::Any => f.write_str("-"),
+        }
+    }
 }

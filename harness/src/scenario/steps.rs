@@ -20,7 +20,14 @@ use super::yaml::{Document, Node, Origin, Pos, Value, string_origin};
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// Step keys that select the action.
-const ACTIONS: [&str; 5] = ["apply", "delete", "label", "rolloutRestart", "exec"];
+const ACTIONS: [&str; 6] = [
+    "apply",
+    "delete",
+    "label",
+    "rolloutRestart",
+    "exec",
+    "matrix",
+];
 
 /// Inputs shared by the readers of every step.
 pub(crate) struct StepContext<'a> {
@@ -146,7 +153,7 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
         return Err(context.error(
             node.pos,
             format!("a step must be a mapping, found {}", node.type_name()),
-            "start the step with an action key: apply, delete, label, rolloutRestart or exec",
+            "start the step with an action key: apply, delete, label, rolloutRestart, exec or matrix",
         ));
     };
     let mut action: Option<(&Node, &Node)> = None;
@@ -169,7 +176,8 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
                 key.pos,
                 format!(
                     "unknown field `{}` in step, expected an action (`apply`, `delete`, \
-                     `label`, `rolloutRestart`, `exec`) or `name`, `expect`, `probe`",
+                     `label`, `rolloutRestart`, `exec`, `matrix`) or `name`, `expect`, \
+                     `probe`",
                     key.scalar_text(&context.document.text).unwrap_or_default()
                 ),
                 "check the spelling",
@@ -180,7 +188,7 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
         return Err(context.error(
             node.pos,
             "a step has no action",
-            "add one of apply, delete, label, rolloutRestart or exec",
+            "add one of apply, delete, label, rolloutRestart, exec or matrix",
         ));
     };
     let action_name = action_key.as_str().unwrap_or_default();
@@ -201,6 +209,7 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
         "delete" => read_delete(context, action_node)?,
         "label" => read_label(context, action_node)?,
         "rolloutRestart" => read_restart(context, action_node)?,
+        "matrix" => super::matrix::read_matrix(context, action_node)?,
         _ => read_exec(context, node, action_key, action_node)?,
     };
     let name = match node.get("name") {

@@ -653,13 +653,13 @@ fn scenario_error_table() {
             7,
             7,
             "unknown field `aply` in step, expected an action (`apply`, `delete`, `label`, \
-             `rolloutRestart`, `exec`) or `name`, `expect`, `probe`; check the spelling",
+             `rolloutRestart`, `exec`, `matrix`) or `name`, `expect`, `probe`; check the spelling",
         ),
         (
             with_steps("    - name: nothing\n"),
             7,
             7,
-            "a step has no action; add one of apply, delete, label, rolloutRestart or exec",
+            "a step has no action; add one of apply, delete, label, rolloutRestart, exec or matrix",
         ),
         (
             with_steps("    - exec: {target: deploy/sleep}\n      expect: {}\n"),
@@ -1000,4 +1000,74 @@ fn read_error_names_the_scenario_file() {
             .starts_with(&format!("{}: failed to read scenario file", path.display())),
         "{error}"
     );
+}
+
+#[test]
+fn matrix_table_maps_rows_and_columns_by_name() {
+    let temp = TempDir::new("matrix");
+    let text = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: m}\nspec:\n  steps:\n    - matrix:\n        sources:\n          out: {target: deploy/sleep, namespace: sleep}\n          in: {target: deploy/sleep, namespace: inside}\n        requests:\n          a: http://a:80/\n          b: {url: \"https://b:443/\", args: [-k]}\n        expect: |\n          .    b    a\n          in   E35  200\n          out  -    reset\n";
+    let path = temp.write("scenario.yaml", text);
+    let scenario = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap();
+    let Action::Matrix(matrix) = &scenario.steps[0].action else {
+        panic!("not a matrix: {:?}", scenario.steps[0].action);
+    };
+    assert_eq!(matrix.sources[0].name, "out");
+    assert_eq!(matrix.sources[1].target.namespace, "inside");
+    assert_eq!(matrix.requests[1].args, vec!["-k"]);
+    assert_eq!(
+        matrix.requests[1].argv().last().map(String::as_str),
+        Some("https://b:443/")
+    );
+    assert_eq!(
+        matrix.expected,
+        vec![
+            vec![MatrixCell::Exit(56), MatrixCell::Any],
+            vec![MatrixCell::Status(200), MatrixCell::Exit(35)],
+        ],
+        "cells follow the sources and requests order, not the table's"
+    );
+}
+
+#[test]
+fn matrix_table_errors_point_into_the_block() {
+    let temp = TempDir::new("matrix-errors");
+    let base = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: m}\nspec:\n  steps:\n    - matrix:\n        sources:\n          out: {target: deploy/sleep, namespace: sleep}\n        requests:\n          a: http://a:80/\n        expect: |\n";
+    let cases = [
+        (
+            "          .    a\n          out  20x\n",
+            13,
+            16,
+            "invalid cell `20x`",
+        ),
+        (
+            "          .    a\n          other  200\n",
+            13,
+            11,
+            "unknown source `other`",
+        ),
+        (
+            "          .    b\n          out  200\n",
+            12,
+            16,
+            "unknown request `b`",
+        ),
+        ("          .    a\n", 12, 11, "no row for source `out`"),
+        (
+            "          .    a\n          out  200  200\n",
+            13,
+            11,
+            "row `out` has 2 cells",
+        ),
+    ];
+    for (table, line, column, message) in cases {
+        let path = temp.write("scenario.yaml", &format!("{base}{table}"));
+        let error = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap_err();
+        let location = error.location().expect("located");
+        assert_eq!(
+            (location.line, location.column),
+            (line, column),
+            "{message}: {error}"
+        );
+        assert!(error.to_string().contains(message), "{error}");
+    }
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span};
 
+mod matrix;
+
 use crate::backend::{Backend, BackendError, BackendKind, ExecOutput};
 use crate::report::{ExecReport, Outcome, RunReport, ScenarioReport, StepReport, describe_matcher};
 use crate::scenario::{Action, DeleteTarget, ExecStep, Expectation, ProbeMode, Scenario, Step};
@@ -20,7 +22,7 @@ use crate::scenario::{Action, DeleteTarget, ExecStep, Expectation, ProbeMode, Sc
 /// Matching results in a row that make an expected success pass.
 pub const REQUIRED_CONSECUTIVE: u32 = 3;
 /// Pause after a probe attempt that did not match, before the next one.
-const RETRY_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const RETRY_INTERVAL: Duration = Duration::from_millis(100);
 /// Limit for one command run in a pod.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -42,17 +44,7 @@ impl Default for RunOptions {
     }
 }
 
-fn step_kind(action: &Action) -> &'static str {
-    match action {
-        Action::Apply(_) => "apply",
-        Action::Delete(_) => "delete",
-        Action::Label(_) => "label",
-        Action::RolloutRestart(_) => "rolloutRestart",
-        Action::Exec(_) => "exec",
-    }
-}
-
-fn bare_report(
+pub(crate) fn bare_report(
     step: &Step,
     outcome: Outcome,
     duration: Duration,
@@ -67,7 +59,7 @@ fn bare_report(
     };
     StepReport {
         name: step.name.clone(),
-        kind: step_kind(&step.action),
+        kind: step.action.kind(),
         location: step.location.to_string(),
         outcome,
         duration,
@@ -75,6 +67,7 @@ fn bare_report(
         expected_exit_codes,
         actual_exit_code: None,
         exec,
+        matrix: None,
     }
 }
 
@@ -184,7 +177,8 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport
         }
         let span = info_span!("step", step = step.name, index = index + 1);
         let report = run_step(scenario, step, backend).instrument(span).await;
-        if !matches!(step.action, Action::Exec(_)) && report.outcome != Outcome::Passed {
+        let probes = matches!(step.action, Action::Exec(_) | Action::Matrix(_));
+        if !probes && report.outcome != Outcome::Passed {
             blocked = Some(format!(
                 "skipped: step {} ({}) did not change the cluster as written",
                 index + 1,
@@ -205,6 +199,7 @@ async fn run_step(scenario: &Scenario, step: &Step, backend: &dyn Backend) -> St
         Action::Label(label) => backend.label(label).await,
         Action::RolloutRestart(target) => backend.rollout_restart(target).await,
         Action::Exec(exec) => return run_exec(scenario, step, exec, backend).await,
+        Action::Matrix(matrix) => return matrix::run_matrix(scenario, step, matrix, backend).await,
     };
     if let Err(error) = change {
         let outcome = match error {
