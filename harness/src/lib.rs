@@ -7,4 +7,5 @@ pub mod exit_code;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod traffic;
 pub mod translate;

@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mesh_sim::cluster::{ClusterConfig, LabelChange};
-use mesh_sim::records::ConnectionRecord;
 use mesh_sim::resources::{ResourceKey, Scope};
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
 use tokio::io::AsyncWriteExt;
@@ -17,6 +16,7 @@ use super::{Backend, BackendError, BoxFuture, ExecOutput, Settled};
 use crate::scenario::{
     ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadKind, WorkloadRef,
 };
+use crate::traffic::{self, TrafficRecord, Workload};
 
 /// Environment variables that would send curl through a proxy outside the mesh.
 const PROXY_VARIABLES: &[&str] = &[
@@ -324,8 +324,19 @@ impl Backend for InProcess {
         })
     }
 
-    fn connection_records(&self) -> Vec<ConnectionRecord> {
-        self.mesh.records()
+    fn traffic(&self) -> Vec<TrafficRecord> {
+        let workload_of = |pod: &str| {
+            self.mesh.pod_summary(pod).map(|summary| Workload {
+                namespace: summary.namespace,
+                name: summary.workload,
+                in_mesh: summary.injected,
+            })
+        };
+        self.mesh
+            .records()
+            .iter()
+            .map(|record| traffic::attribute(record, workload_of))
+            .collect()
     }
 
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {

@@ -9,9 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use mesh_sim::records::ConnectionRecord;
-
 use crate::scenario::{ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadRef};
+use crate::traffic::TrafficRecord;
 
 /// A boxed future, as backend methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,9 +97,9 @@ pub trait Backend: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ExecOutput, BackendError>>;
 
-    /// Returns the connections the mesh's proxies recorded so far, when the backend can see
-    /// them.
-    fn connection_records(&self) -> Vec<ConnectionRecord>;
+    /// Returns the connections the mesh's proxies recorded so far, in the order they were
+    /// reported and attributed to workloads; empty when the backend cannot see them.
+    fn traffic(&self) -> Vec<TrafficRecord>;
 
     /// Stops everything the backend started.
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span};
 
 mod matrix;
+mod traffic;
 
 use crate::backend::{Backend, BackendError, BackendKind, ExecOutput};
 use crate::report::{ExecReport, Outcome, RunReport, ScenarioReport, StepReport, describe_matcher};
@@ -165,6 +166,8 @@ pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> Sce
 async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport> {
     let mut reports = Vec::with_capacity(scenario.steps.len());
     let mut blocked: Option<String> = None;
+    // Traffic steps look at the records reported after the last change step.
+    let mut since_change = 0;
     for (index, step) in scenario.steps.iter().enumerate() {
         if let Some(reason) = &blocked {
             reports.push(bare_report(
@@ -176,8 +179,16 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport
             continue;
         }
         let span = info_span!("step", step = step.name, index = index + 1);
-        let report = run_step(scenario, step, backend).instrument(span).await;
-        let probes = matches!(step.action, Action::Exec(_) | Action::Matrix(_));
+        let report = run_step(scenario, step, backend, since_change)
+            .instrument(span)
+            .await;
+        let probes = matches!(
+            step.action,
+            Action::Exec(_) | Action::Matrix(_) | Action::Traffic(_)
+        );
+        if !probes {
+            since_change = backend.traffic().len();
+        }
         if !probes && report.outcome != Outcome::Passed {
             blocked = Some(format!(
                 "skipped: step {} ({}) did not change the cluster as written",
@@ -190,7 +201,12 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport
     reports
 }
 
-async fn run_step(scenario: &Scenario, step: &Step, backend: &dyn Backend) -> StepReport {
+async fn run_step(
+    scenario: &Scenario,
+    step: &Step,
+    backend: &dyn Backend,
+    since_change: usize,
+) -> StepReport {
     let started = Instant::now();
     let change = match &step.action {
         Action::Apply(set) => backend.apply(&set.objects).await,
@@ -200,6 +216,9 @@ async fn run_step(scenario: &Scenario, step: &Step, backend: &dyn Backend) -> St
         Action::RolloutRestart(target) => backend.rollout_restart(target).await,
         Action::Exec(exec) => return run_exec(scenario, step, exec, backend).await,
         Action::Matrix(matrix) => return matrix::run_matrix(scenario, step, matrix, backend).await,
+        Action::Traffic(traffic_step) => {
+            return traffic::run_traffic(scenario, step, traffic_step, backend, since_change).await;
+        }
     };
     if let Err(error) = change {
         let outcome = match error {

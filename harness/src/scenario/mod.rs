@@ -15,6 +15,7 @@ mod matrix;
 mod model;
 mod refs;
 mod steps;
+mod traffic;
 mod vars;
 mod yaml;
 
@@ -31,7 +32,7 @@ pub use self::manifest::{BundledManifests, MeshSimManifests};
 pub use self::model::{
     Action, ClusterSettings, DeleteTarget, ExecStep, LabelStep, LocatedResource, ManifestSet,
     MatrixCell, MatrixRequest, MatrixSource, MatrixStep, ObjectRef, ProbeMode, Scenario, Step,
-    Timeouts, WorkloadKind, WorkloadRef,
+    Timeouts, TrafficDestination, TrafficStep, WorkloadKind, WorkloadRef,
 };
 
 /// Loads and validates the scenario file at `path`, with the bundled manifests of mesh-sim.

@@ -186,6 +186,8 @@ pub enum Action {
     /// `matrix`: runs every request from every source and compares the results with a
     /// truth table.
     Matrix(MatrixStep),
+    /// `traffic`: checks the connections the mesh recorded since the last change.
+    Traffic(TrafficStep),
 }
 
 impl Action {
@@ -199,6 +201,7 @@ impl Action {
             Self::RolloutRestart(_) => "rolloutRestart",
             Self::Exec(_) => "exec",
             Self::Matrix(_) => "matrix",
+            Self::Traffic(_) => "traffic",
         }
     }
 }
@@ -452,4 +455,52 @@ impl fmt::Display for MatrixCell {
             Self::Any => f.write_str("-"),
         }
     }
+}
+
+/// A `traffic` step: an assertion on the connections the mesh's sidecars recorded since the
+/// last change step (`apply`, `delete`, `label` or `rolloutRestart`).
+///
+/// ```yaml
+/// - traffic:
+///     from: {target: deploy/sleep, namespace: sleep}
+///     to: {service: productpage, namespace: bookinfo}   # or {target: deploy/reviews-v2, ...}
+///     transport: mtls              # optional: mtls, plaintext or tls
+///     outcome: allowed             # optional: allowed, denied, rejected or failed
+///     sourceIdentity: spiffe://cluster.local/ns/sleep/sa/sleep          # optional
+///     destinationIdentity: spiffe://cluster.local/ns/bookinfo/sa/...    # optional
+/// ```
+///
+/// At least one recorded connection must go from `from` to `to`, and every one of them must
+/// have the given transport, outcome and identities. `from` and `to` name workloads: a
+/// Deployment (`deploy/NAME`, matching all its pods, replaced ones included) or a pod created
+/// on its own (`pod/NAME`). Records arrive shortly after the connection ends, so the step
+/// waits for a matching one for up to the success timeout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrafficStep {
+    /// The client workload.
+    pub from: WorkloadRef,
+    /// The server.
+    pub to: TrafficDestination,
+    /// The transport every matching connection used.
+    pub transport: Option<crate::traffic::EdgeTransport>,
+    /// The outcome of every matching connection.
+    pub outcome: Option<crate::traffic::EdgeOutcome>,
+    /// The client's SPIFFE id in every matching connection.
+    pub source_identity: Option<String>,
+    /// The server's SPIFFE id in every matching connection.
+    pub destination_identity: Option<String>,
+}
+
+/// The server side of a `traffic` step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrafficDestination {
+    /// Connections to this service (`{service: NAME, namespace: NS}`).
+    Service {
+        /// Namespace.
+        namespace: String,
+        /// Service name.
+        name: String,
+    },
+    /// Connections to this workload (`{target: deploy/NAME, namespace: NS}`).
+    Workload(WorkloadRef),
 }

@@ -20,13 +20,14 @@ use super::yaml::{Document, Node, Origin, Pos, Value, string_origin};
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// Step keys that select the action.
-const ACTIONS: [&str; 6] = [
+const ACTIONS: [&str; 7] = [
     "apply",
     "delete",
     "label",
     "rolloutRestart",
     "exec",
     "matrix",
+    "traffic",
 ];
 
 /// Inputs shared by the readers of every step.
@@ -153,7 +154,8 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
         return Err(context.error(
             node.pos,
             format!("a step must be a mapping, found {}", node.type_name()),
-            "start the step with an action key: apply, delete, label, rolloutRestart, exec or matrix",
+            "start the step with an action key: apply, delete, label, rolloutRestart, exec, matrix or \
+             traffic",
         ));
     };
     let mut action: Option<(&Node, &Node)> = None;
@@ -176,8 +178,8 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
                 key.pos,
                 format!(
                     "unknown field `{}` in step, expected an action (`apply`, `delete`, \
-                     `label`, `rolloutRestart`, `exec`, `matrix`) or `name`, `expect`, \
-                     `probe`",
+                     `label`, `rolloutRestart`, `exec`, `matrix`, `traffic`) or `name`, \
+                     `expect`, `probe`",
                     key.scalar_text(&context.document.text).unwrap_or_default()
                 ),
                 "check the spelling",
@@ -188,7 +190,7 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
         return Err(context.error(
             node.pos,
             "a step has no action",
-            "add one of apply, delete, label, rolloutRestart, exec or matrix",
+            "add one of apply, delete, label, rolloutRestart, exec, matrix or traffic",
         ));
     };
     let action_name = action_key.as_str().unwrap_or_default();
@@ -210,6 +212,7 @@ fn read_step(context: &StepContext<'_>, node: &Node) -> Result<Step, ScenarioErr
         "label" => read_label(context, action_node)?,
         "rolloutRestart" => read_restart(context, action_node)?,
         "matrix" => super::matrix::read_matrix(context, action_node)?,
+        "traffic" => super::traffic::read_traffic(context, action_node)?,
         _ => read_exec(context, node, action_key, action_node)?,
     };
     let name = match node.get("name") {

@@ -653,13 +653,13 @@ fn scenario_error_table() {
             7,
             7,
             "unknown field `aply` in step, expected an action (`apply`, `delete`, `label`, \
-             `rolloutRestart`, `exec`, `matrix`) or `name`, `expect`, `probe`; check the spelling",
+             `rolloutRestart`, `exec`, `matrix`, `traffic`) or `name`, `expect`, `probe`; check the spelling",
         ),
         (
             with_steps("    - name: nothing\n"),
             7,
             7,
-            "a step has no action; add one of apply, delete, label, rolloutRestart, exec or matrix",
+            "a step has no action; add one of apply, delete, label, rolloutRestart, exec, matrix or traffic",
         ),
         (
             with_steps("    - exec: {target: deploy/sleep}\n      expect: {}\n"),
@@ -1069,5 +1069,70 @@ fn matrix_table_errors_point_into_the_block() {
             "{message}: {error}"
         );
         assert!(error.to_string().contains(message), "{error}");
+    }
+}
+
+#[test]
+fn traffic_step_reads_ends_and_properties() {
+    let temp = TempDir::new("traffic");
+    let text = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: t}\nspec:\n  steps:\n    - traffic:\n        from: {target: deploy/sleep, namespace: sleep}\n        to: {service: productpage, namespace: bookinfo}\n        transport: mtls\n        outcome: allowed\n        sourceIdentity: spiffe://cluster.local/ns/sleep/sa/sleep\n";
+    let path = temp.write("scenario.yaml", text);
+    let scenario = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap();
+    let Action::Traffic(traffic) = &scenario.steps[0].action else {
+        panic!("not traffic: {:?}", scenario.steps[0].action);
+    };
+    assert_eq!(traffic.from.name, "sleep");
+    assert_eq!(
+        traffic.to,
+        TrafficDestination::Service {
+            namespace: "bookinfo".into(),
+            name: "productpage".into()
+        }
+    );
+    assert_eq!(traffic.transport, Some(crate::traffic::EdgeTransport::Mtls));
+    assert_eq!(traffic.outcome, Some(crate::traffic::EdgeOutcome::Allowed));
+    assert_eq!(traffic.destination_identity, None);
+}
+
+#[test]
+fn traffic_step_errors_are_located() {
+    let temp = TempDir::new("traffic-errors");
+    let base = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: t}\nspec:\n  steps:\n    - traffic:\n";
+    let cases = [
+        (
+            "        from: {service: sleep}\n        to: {service: a}\n",
+            7,
+            25,
+            "`from` names a workload",
+        ),
+        (
+            "        from: {target: deploy/a}\n        to: {service: b}\n        transport: quic\n",
+            9,
+            20,
+            "unknown value `quic` for transport",
+        ),
+        (
+            "        from: {target: deploy/a}\n        to: {service: b}\n        sourceIdentity: cluster.local/ns/a/sa/b\n",
+            9,
+            25,
+            "missing the spiffe:// scheme",
+        ),
+        (
+            "        from: {target: deploy/a}\n",
+            7,
+            9,
+            "missing field `to`",
+        ),
+    ];
+    for (body, line, column, message) in cases {
+        let path = temp.write("scenario.yaml", &format!("{base}{body}"));
+        let error = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap_err();
+        let location = error.location().expect("located");
+        assert!(error.to_string().contains(message), "{error}");
+        assert_eq!(
+            (location.line, location.column),
+            (line, column),
+            "{message}: {error}"
+        );
     }
 }

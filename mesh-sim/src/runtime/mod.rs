@@ -518,6 +518,12 @@ impl Mesh {
         self.controller.records()
     }
 
+    /// Returns what pod `namespace/name` was: its namespace, workload, sidecar and account,
+    /// also after it was deleted.
+    pub fn pod_summary(&self, pod: &str) -> Option<pods::PodSummary> {
+        self.pods.summary(pod)
+    }
+
     /// Stops everything the mesh started and waits for it to end: first the pods, DNS and
     /// kube-proxy, then the controller and CA.
     pub async fn shutdown(mut self) {

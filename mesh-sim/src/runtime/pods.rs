@@ -52,12 +52,42 @@ impl RunningPod {
     }
 }
 
+/// What a pod was, kept after it is deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSummary {
+    /// Namespace.
+    pub namespace: String,
+    /// The Deployment that owns the pod, or the pod's own name for a bare pod.
+    pub workload: String,
+    /// Whether the pod had a sidecar.
+    pub injected: bool,
+    /// The pod's service account.
+    pub service_account: String,
+}
+
+impl PodSummary {
+    fn of(pod: &PodInfo) -> Self {
+        Self {
+            namespace: pod.namespace.clone(),
+            workload: pod
+                .owner
+                .as_ref()
+                .map_or_else(|| pod.name.clone(), |owner| owner.deployment.clone()),
+            injected: pod.injected,
+            service_account: pod.service_account.clone(),
+        }
+    }
+}
+
 /// Starts and stops the processes of every pod in the store.
 pub struct PodRuntime {
     store: Arc<ClusterStore>,
     context: StartContext,
     running: Mutex<BTreeMap<String, RunningPod>>,
     starting: Mutex<BTreeSet<String>>,
+    /// Every pod this runtime ever started, deleted ones included, so that connection records
+    /// of a replaced pod can still be attributed to its workload.
+    history: Mutex<BTreeMap<String, PodSummary>>,
     /// Latest store revision whose deleted pods have all stopped their processes.
     stopped: watch::Sender<u64>,
 }
@@ -76,8 +106,18 @@ impl PodRuntime {
             context,
             running: Mutex::new(BTreeMap::new()),
             starting: Mutex::new(BTreeSet::new()),
+            history: Mutex::new(BTreeMap::new()),
             stopped: watch::Sender::new(0),
         })
+    }
+
+    /// Returns what pod `namespace/name` was, if this runtime ever started it.
+    pub fn summary(&self, pod: &str) -> Option<PodSummary> {
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pod)
+            .cloned()
     }
 
     /// Waits until the processes of every pod deleted up to store revision `revision` have
@@ -145,6 +185,10 @@ impl PodRuntime {
             if starting.contains(&id) || running.contains_key(&id) {
                 continue;
             }
+            self.history
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.clone(), PodSummary::of(pod));
             starting.insert(id);
             let runtime = self.clone();
             let pod = pod.clone();

@@ -1,0 +1,132 @@
+//! Running traffic steps: waiting for the sidecars' records of the connections a step names,
+//! then checking every one of them.
+
+use std::time::{Duration, Instant};
+
+use super::bare_report;
+use crate::backend::Backend;
+use crate::report::{Outcome, StepReport};
+use crate::scenario::{Scenario, Step, TrafficDestination, TrafficStep, WorkloadRef};
+use crate::traffic::{self, Edge, TrafficRecord, Workload};
+
+/// Pause between looks at the records while waiting for a matching one.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Whether a recorded workload is the one a step names: a Deployment's pods are attributed
+/// to the Deployment and a bare pod to itself, so the names compare either way.
+fn same_workload(reference: &WorkloadRef, workload: &Workload) -> bool {
+    workload.namespace == reference.namespace && workload.name == reference.name
+}
+
+fn matches_ends(step: &TrafficStep, record: &TrafficRecord) -> bool {
+    if !same_workload(&step.from, &record.source) {
+        return false;
+    }
+    match &step.to {
+        TrafficDestination::Service { namespace, name } => {
+            record.service.as_deref() == Some(format!("{namespace}/{name}").as_str())
+        }
+        TrafficDestination::Workload(workload) => record
+            .destination
+            .as_ref()
+            .is_some_and(|destination| same_workload(workload, destination)),
+    }
+}
+
+/// Lists how an edge misses the step's expectations.
+fn misses(step: &TrafficStep, edge: &Edge) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Some(transport) = step.transport
+        && edge.transport != transport
+    {
+        found.push(format!(
+            "transport {} instead of {}",
+            edge.transport.name(),
+            transport.name()
+        ));
+    }
+    if let Some(outcome) = step.outcome
+        && edge.outcome != outcome
+    {
+        found.push(format!(
+            "outcome {} instead of {}",
+            edge.outcome.name(),
+            outcome.name()
+        ));
+    }
+    if let Some(identity) = &step.source_identity
+        && edge.source_identity.as_ref() != Some(identity)
+    {
+        found.push(format!(
+            "source identity {} instead of {identity}",
+            edge.source_identity.as_deref().unwrap_or("none")
+        ));
+    }
+    if let Some(identity) = &step.destination_identity
+        && edge.destination_identity.as_ref() != Some(identity)
+    {
+        found.push(format!(
+            "destination identity {} instead of {identity}",
+            edge.destination_identity.as_deref().unwrap_or("none")
+        ));
+    }
+    found
+}
+
+/// Checks the records reported after index `since` of the backend's record list.
+pub(super) async fn run_traffic(
+    scenario: &Scenario,
+    step: &Step,
+    traffic_step: &TrafficStep,
+    backend: &dyn Backend,
+    since: usize,
+) -> StepReport {
+    let started = Instant::now();
+    let deadline = started + scenario.timeouts.success;
+    let matching = loop {
+        let records = backend.traffic();
+        let matching: Vec<TrafficRecord> = records
+            .into_iter()
+            .skip(since)
+            .filter(|record| traffic::is_primary(record) && matches_ends(traffic_step, record))
+            .collect();
+        if !matching.is_empty() || Instant::now() >= deadline {
+            break matching;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    };
+    let edges = traffic::edges(&matching);
+    if edges.is_empty() {
+        let message = "no connection between these workloads was recorded since the last change; \
+                       run a probe (exec or matrix) between them before this step";
+        return bare_report(
+            step,
+            Outcome::Failed,
+            started.elapsed(),
+            Some(message.to_owned()),
+        );
+    }
+    let mut lines = Vec::new();
+    let mut failed = false;
+    for edge in &edges {
+        let missed = misses(traffic_step, edge);
+        failed |= !missed.is_empty();
+        let verdict = if missed.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", missed.join(", "))
+        };
+        lines.push(format!("observed {edge} ({} times){verdict}", edge.count));
+    }
+    let outcome = if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Passed
+    };
+    bare_report(
+        step,
+        outcome,
+        started.elapsed(),
+        failed.then(|| lines.join("\n")),
+    )
+}
