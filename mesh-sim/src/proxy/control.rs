@@ -70,7 +70,7 @@ pub async fn run(
     ready: oneshot::Sender<Result<(), ProxyError>>,
 ) {
     let started = start(bootstrap).await;
-    let (shared, control_tls) = match started {
+    let (shared, control_tls, reporter_task) = match started {
         Ok(started) => started,
         Err(error) => {
             let _ = ready.send(Err(error));
@@ -86,11 +86,27 @@ pub async fn run(
     }
     renewal.abort();
     listeners.close().await;
-    info!(pod = shared.bootstrap.pod, "sidecar stopped");
+    let pod = shared.bootstrap.pod.clone();
+    // The reporter ends once the last sender, held by `shared`, is gone and its queue is sent;
+    // waiting for it delivers the records of the final connections before the control plane
+    // stops.
+    drop(shared);
+    if tokio::time::timeout(REQUEST_TIMEOUT, reporter_task)
+        .await
+        .is_err()
+    {
+        warn!(
+            pod,
+            "connection records not delivered before the sidecar stopped"
+        );
+    }
+    info!(pod, "sidecar stopped");
 }
 
 /// Builds the control plane TLS configuration and obtains the first certificate.
-async fn start(bootstrap: Bootstrap) -> Result<(Arc<Shared>, Arc<ClientConfig>), ProxyError> {
+async fn start(
+    bootstrap: Bootstrap,
+) -> Result<(Arc<Shared>, Arc<ClientConfig>, tokio::task::JoinHandle<()>), ProxyError> {
     let roots: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(bootstrap.control_plane.root_pem.as_bytes())
             .collect::<Result<_, _>>()
@@ -100,7 +116,7 @@ async fn start(bootstrap: Bootstrap) -> Result<(Arc<Shared>, Arc<ClientConfig>),
     }
     let control_tls = tls::control_plane_client_config(&TrustBundle::new(roots))?;
     let context = issue(&bootstrap, &control_tls).await?;
-    let (reporter, _reporter_task) = reporter::start(ReportTarget {
+    let (reporter, reporter_task) = reporter::start(ReportTarget {
         address: bootstrap.control_plane.controller,
         server_name: bootstrap.control_plane.server_name.clone(),
         tls: control_tls.clone(),
@@ -119,7 +135,7 @@ async fn start(bootstrap: Bootstrap) -> Result<(Arc<Shared>, Arc<ClientConfig>),
         reporter,
         next_endpoint: AtomicUsize::new(0),
     });
-    Ok((shared, control_tls))
+    Ok((shared, control_tls, reporter_task))
 }
 
 async fn issue(
