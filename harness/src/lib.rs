@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod exit_code;
+pub mod graph;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -70,6 +70,19 @@ enum Command {
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=200))]
         jobs: Option<u16>,
     },
+    /// Run one scenario and write the topology of its connections as an HTML page.
+    Graph {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// The HTML file to write.
+        #[arg(
+            long,
+            short = 'o',
+            value_name = "FILE",
+            default_value = "meshcheck-graph.html"
+        )]
+        output: PathBuf,
+    },
     /// List scenarios with their tags and steps, without running them.
     List {
         #[command(flatten)]
@@ -158,7 +171,8 @@ fn translate(
     }
 }
 
-fn run(arguments: RunArguments) -> i32 {
+/// Runs `work` on a fresh multi-threaded runtime and returns its exit code.
+fn block_on(work: impl std::future::Future<Output = i32>) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,7 +183,7 @@ fn run(arguments: RunArguments) -> i32 {
             return exit_code::BACKEND_UNAVAILABLE;
         }
     };
-    let code = runtime.block_on(cli::run::run(arguments));
+    let code = runtime.block_on(work);
     // Lets tasks of stopped scenarios finish dropping (their curl processes are killed then).
     runtime.shutdown_timeout(Duration::from_secs(5));
     code
@@ -199,17 +213,20 @@ fn main() -> ExitCode {
             trust_domain,
             namespaces,
         } => translate(&files, cluster, trust_domain, namespaces),
+        Command::Graph { selection, output } => {
+            block_on(cli::graph::graph(&selection.into_selection(), &output))
+        }
         Command::Run {
             selection,
             json,
             junit,
             jobs,
-        } => run(RunArguments {
+        } => block_on(cli::run::run(RunArguments {
             selection: selection.into_selection(),
             json,
             junit,
             jobs: jobs.map(usize::from),
-        }),
+        })),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mesh_sim::cluster::{ClusterConfig, LabelChange};
 use mesh_sim::resources::{ResourceKey, Scope};
+use mesh_sim::runtime::pods::PodRuntime;
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -51,6 +52,24 @@ impl Drop for ScratchDirectory {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Attributes records to the workloads the pod runtime started.
+fn attribute_all(
+    records: &[mesh_sim::records::ConnectionRecord],
+    pods: &PodRuntime,
+) -> Vec<TrafficRecord> {
+    let workload_of = |pod: &str| {
+        pods.summary(pod).map(|summary| Workload {
+            namespace: summary.namespace,
+            name: summary.workload,
+            in_mesh: summary.injected,
+        })
+    };
+    records
+        .iter()
+        .map(|record| traffic::attribute(record, workload_of))
+        .collect()
 }
 
 /// A scenario's in-process mesh.
@@ -325,21 +344,15 @@ impl Backend for InProcess {
     }
 
     fn traffic(&self) -> Vec<TrafficRecord> {
-        let workload_of = |pod: &str| {
-            self.mesh.pod_summary(pod).map(|summary| Workload {
-                namespace: summary.namespace,
-                name: summary.workload,
-                in_mesh: summary.injected,
-            })
-        };
-        self.mesh
-            .records()
-            .iter()
-            .map(|record| traffic::attribute(record, workload_of))
-            .collect()
+        attribute_all(&self.mesh.records(), &self.mesh.pod_runtime())
     }
 
-    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(self.mesh.shutdown())
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, Vec<TrafficRecord>> {
+        let controller = self.mesh.controller().clone();
+        let pods = self.mesh.pod_runtime();
+        Box::pin(async move {
+            self.mesh.shutdown().await;
+            attribute_all(&controller.records(), &pods)
+        })
     }
 }

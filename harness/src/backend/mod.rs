@@ -101,8 +101,9 @@ pub trait Backend: Send + Sync {
     /// reported and attributed to workloads; empty when the backend cannot see them.
     fn traffic(&self) -> Vec<TrafficRecord>;
 
-    /// Stops everything the backend started.
-    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;
+    /// Stops everything the backend started and returns every connection recorded, including
+    /// those of the last moments, which the sidecars deliver as they stop.
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, Vec<TrafficRecord>>;
 }
 
 /// Which backend runs scenarios.

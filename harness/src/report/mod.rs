@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::scenario::TextMatcher;
+use crate::traffic::Edge;
 
 /// Version of the JSON report schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -117,6 +118,9 @@ pub struct ScenarioReport {
     pub error: Option<String>,
     /// One entry per step, in order.
     pub steps: Vec<StepReport>,
+    /// Every connection the mesh recorded during the scenario, added up by workloads,
+    /// transport and outcome.
+    pub connections: Vec<Edge>,
 }
 
 impl ScenarioReport {

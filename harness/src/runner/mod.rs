@@ -143,11 +143,12 @@ pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> Sce
                     duration: started.elapsed(),
                     error: Some(message),
                     steps,
+                    connections: Vec::new(),
                 };
             }
         };
         let steps = run_steps(scenario, backend.as_ref()).await;
-        backend.shutdown().await;
+        let connections = crate::traffic::edges(&backend.shutdown().await);
         let outcome = ScenarioReport::overall(None, &steps);
         info!(?outcome, elapsed = ?started.elapsed(), "scenario finished");
         ScenarioReport {
@@ -157,6 +158,7 @@ pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> Sce
             duration: started.elapsed(),
             error: None,
             steps,
+            connections,
         }
     }
     .instrument(span)
@@ -396,6 +398,7 @@ fn not_run(scenario: &Scenario, reason: &str) -> ScenarioReport {
         duration: Duration::ZERO,
         error: None,
         steps,
+        connections: Vec::new(),
     }
 }
 

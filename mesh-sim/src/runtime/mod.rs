@@ -524,6 +524,11 @@ impl Mesh {
         self.pods.summary(pod)
     }
 
+    /// Returns the pod runtime, which keeps the pod summaries after the mesh stopped.
+    pub fn pod_runtime(&self) -> Arc<PodRuntime> {
+        self.pods.clone()
+    }
+
     /// Stops everything the mesh started and waits for it to end: first the pods, DNS and
     /// kube-proxy, then the controller and CA.
     pub async fn shutdown(mut self) {
