@@ -270,7 +270,29 @@ async fn terminate_mtls(connection: Connection, stream: PrefixedIo<TcpStream>) {
         identity: peer_identity,
         certificate_hash,
     };
-    let stream = PrefixedIo::new(bytes::Bytes::new(), tls_stream);
+    if http {
+        let stream = PrefixedIo::new(bytes::Bytes::new(), tls_stream);
+        serve_application(connection, stream, Transport::Mtls, Some(peer), http).await;
+        return;
+    }
+    // Envoy's RBAC network filter decides when the first bytes arrive, not when the
+    // connection is accepted, so a client that talks first has sent its request before a
+    // denial closes the connection. Plaintext connections were read during detection already.
+    // NOTE: a client that sends nothing is judged after the detection timeout, so that
+    // server-first protocols work. Envoy would not judge it at all.
+    let mut tls_stream = tls_stream;
+    let first_bytes = match sniff::detect(&mut tls_stream, DETECTION_TIMEOUT).await {
+        Ok(detection) => detection.prefix,
+        Err(error) => {
+            debug!(
+                client.addr = %connection.peer,
+                %error,
+                "mTLS connection failed before its first bytes"
+            );
+            return;
+        }
+    };
+    let stream = PrefixedIo::new(first_bytes, tls_stream);
     serve_application(connection, stream, Transport::Mtls, Some(peer), http).await;
 }
 
