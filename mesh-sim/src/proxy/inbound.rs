@@ -585,6 +585,9 @@ async fn handle_request(
         "http"
     };
     headers.insert("x-forwarded-proto", HeaderValue::from_static(scheme));
+    // Istio's inbound listeners use Envoy's APPEND_FORWARD mode: over mTLS the sidecar appends
+    // the client's certificate to the header, and on any other connection it removes the
+    // header, so that a plaintext client cannot claim an identity.
     if let Some(peer) = peer {
         let element = format!(
             "By={};Hash={};Subject=\"\";URI={}",
@@ -600,6 +603,8 @@ async fn handle_request(
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert("x-forwarded-client-cert", value);
         }
+    } else {
+        headers.remove("x-forwarded-client-cert");
     }
 
     let response = forward_to_app(connection.port.app, request).await;

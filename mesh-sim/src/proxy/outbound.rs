@@ -398,6 +398,9 @@ async fn handle_request(
         headers.insert("x-request-id", value);
     }
     headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    // The application reaches its sidecar over plaintext, so Envoy removes any client
+    // certificate header the application set. The server sidecar adds the verified one.
+    headers.remove("x-forwarded-client-cert");
 
     let (upstream, endpoint) = match connection.connect(true).await {
         Ok(connected) => connected,
