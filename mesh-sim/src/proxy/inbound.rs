@@ -270,7 +270,29 @@ async fn terminate_mtls(connection: Connection, stream: PrefixedIo<TcpStream>) {
         identity: peer_identity,
         certificate_hash,
     };
-    let stream = PrefixedIo::new(bytes::Bytes::new(), tls_stream);
+    if http {
+        let stream = PrefixedIo::new(bytes::Bytes::new(), tls_stream);
+        serve_application(connection, stream, Transport::Mtls, Some(peer), http).await;
+        return;
+    }
+    // Envoy's RBAC network filter decides when the first bytes arrive, not when the
+    // connection is accepted, so a client that talks first has sent its request before a
+    // denial closes the connection. Plaintext connections were read during detection already.
+    // NOTE: a client that sends nothing is judged after the detection timeout, so that
+    // server-first protocols work. Envoy would not judge it at all.
+    let mut tls_stream = tls_stream;
+    let first_bytes = match sniff::detect(&mut tls_stream, DETECTION_TIMEOUT).await {
+        Ok(detection) => detection.prefix,
+        Err(error) => {
+            debug!(
+                client.addr = %connection.peer,
+                %error,
+                "mTLS connection failed before its first bytes"
+            );
+            return;
+        }
+    };
+    let stream = PrefixedIo::new(first_bytes, tls_stream);
     serve_application(connection, stream, Transport::Mtls, Some(peer), http).await;
 }
 
@@ -581,11 +603,9 @@ async fn handle_request(
         "http"
     };
     headers.insert("x-forwarded-proto", HeaderValue::from_static(scheme));
-    // Envoy drops the client certificate header of a connection that is not mTLS, so a
-    // client cannot claim an identity it does not have.
-    if peer.is_none() {
-        headers.remove("x-forwarded-client-cert");
-    }
+    // Istio's inbound listeners use Envoy's APPEND_FORWARD mode: over mTLS the sidecar appends
+    // the client's certificate to the header, and on any other connection it removes the
+    // header, so that a plaintext client cannot claim an identity.
     if let Some(peer) = peer {
         let element = format!(
             "By={};Hash={};Subject=\"\";URI={}",
@@ -601,6 +621,8 @@ async fn handle_request(
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert("x-forwarded-client-cert", value);
         }
+    } else {
+        headers.remove("x-forwarded-client-cert");
     }
 
     let response = forward_to_app(connection.port.app, request).await;

@@ -398,15 +398,15 @@ async fn handle_request(
     }
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
-    // The application's connection to its sidecar is never mTLS, so Envoy drops any client
-    // certificate header the application set.
-    headers.remove("x-forwarded-client-cert");
     if !headers.contains_key("x-request-id")
         && let Ok(value) = HeaderValue::from_str(&new_request_id())
     {
         headers.insert("x-request-id", value);
     }
     headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    // The application reaches its sidecar over plaintext, so Envoy removes any client
+    // certificate header the application set. The server sidecar adds the verified one.
+    headers.remove("x-forwarded-client-cert");
 
     let (upstream, endpoint) = match connection.connect(true).await {
         Ok(connected) => connected,

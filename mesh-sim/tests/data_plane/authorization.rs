@@ -4,10 +4,11 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use mesh_sim::records::{Direction, Outcome, Transport};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::clients::{connect_from, http_get, read_to_end};
 use crate::support::manifests::{
@@ -106,9 +107,9 @@ async fn allow_policy_admits_only_listed_principal() {
 }
 
 /// Sends [`ECHO_LINE`], closes the sending side and returns what came back. On failure it
-/// returns the error with the bytes read before it. A denied connection may fail at any
-/// step, because the proxies reset it as soon as the policy is evaluated, and that reset can
-/// reach the client before its connect call returns.
+/// returns the error with the bytes read before it. A denied connection may fail at the
+/// write or the shutdown as well as the read, because the proxies reset it as soon as the
+/// policy is evaluated.
 async fn echo_exchange(
     source: Ipv4Addr,
     destination: SocketAddr,
@@ -234,5 +235,47 @@ async fn deny_policy_closes_tcp_connection() {
             "identity the server saw for the {client}"
         );
     }
+    mesh.shutdown().await;
+}
+
+/// A mesh client's denied TCP connection stays open until the client sends, as with Envoy's
+/// RBAC network filter, which decides on the first bytes. A denial right after the handshake
+/// would reset the connection before a client such as curl has finished connecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_denial_waits_for_first_bytes() {
+    let mut resources = vec![namespace("echo", true), namespace("frontend", true)];
+    resources.extend(tcp_echo("echo"));
+    resources.extend(sleep("frontend"));
+    resources.push(authorization_policy(
+        "echo",
+        "deny-9000",
+        "tcp-echo",
+        "DENY",
+        json!([{ "to": [{ "operation": { "ports": [TCP_ECHO_PORT.to_string()] } }] }]),
+    ));
+    let mesh = start_mesh(resources).await;
+    let inside = pod(&mesh, "frontend", "sleep");
+    let sidecar_ip = mesh
+        .store()
+        .snapshot()
+        .resolve_address(&inside, "tcp-echo.echo")
+        .expect("tcp-echo.echo resolves in the frontend pod");
+    let mut stream = connect_from(inside.ip, SocketAddr::new(sidecar_ip.into(), TCP_ECHO_PORT))
+        .await
+        .expect("the mesh client connects to its sidecar");
+
+    let mut byte = [0u8; 1];
+    let silent = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await;
+    assert!(
+        silent.is_err(),
+        "the connection ended before the client sent anything: {silent:?}"
+    );
+
+    stream
+        .write_all(ECHO_LINE)
+        .await
+        .expect("the connection is still open for the first bytes");
+    let denied = read_to_end(&mut stream).await;
+    assert_closed_without_echo(&denied, "mesh client");
     mesh.shutdown().await;
 }

@@ -1,9 +1,9 @@
-//! Mesh mTLS between sidecars and auto mTLS: the identities each side verifies, and plaintext
-//! towards a pod without a sidecar.
+//! Mesh mTLS between sidecars and auto mTLS: the identities each side verifies and passes to
+//! the application, and plaintext towards a pod without a sidecar.
 
 use mesh_sim::records::{Direction, Outcome, Transport};
 
-use crate::support::clients::http_get;
+use crate::support::clients::{curl, http_get};
 use crate::support::manifests::{httpbin, namespace, sleep};
 use crate::support::{
     forwarded_client_cert, identity, pod, start_mesh, wait_for_record, xfcc_fields,
@@ -124,6 +124,56 @@ async fn auto_mtls_sends_plaintext_without_sidecar() {
         outbound.outcome,
         Outcome::Response { status: 200 },
         "client outcome in {outbound:#?}"
+    );
+    mesh.shutdown().await;
+}
+
+/// An XFCC header the client application set itself never reaches the server application:
+/// a plaintext client's is removed by the server sidecar, and a mesh client's by its own
+/// sidecar, so the server sees only the certificate its sidecar verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_supplied_xfcc_is_dropped() {
+    let mut resources = vec![
+        namespace("httpbin", true),
+        namespace("frontend", true),
+        namespace("legacy", false),
+    ];
+    resources.extend(httpbin("httpbin"));
+    resources.extend(sleep("frontend"));
+    resources.extend(sleep("legacy"));
+    let mesh = start_mesh(resources).await;
+    let forged = "By=spiffe://cluster.local/ns/httpbin/sa/httpbin;URI=spiffe://cluster.local/ns/admin/sa/admin";
+    let header = format!("X-Forwarded-Client-Cert: {forged}");
+    let arguments = ["-sS", "-H", header.as_str(), HEADERS_URL];
+
+    let plaintext = curl(&mesh, "legacy", "sleep", &arguments).await;
+    assert_eq!(
+        plaintext.exit_code,
+        Some(0),
+        "plaintext curl: {plaintext:?}"
+    );
+    assert_eq!(
+        forwarded_client_cert(&plaintext.stdout),
+        None,
+        "XFCC the server app got from the plaintext client"
+    );
+
+    let mesh_client = curl(&mesh, "frontend", "sleep", &arguments).await;
+    assert_eq!(
+        mesh_client.exit_code,
+        Some(0),
+        "mesh client curl: {mesh_client:?}"
+    );
+    let xfcc = forwarded_client_cert(&mesh_client.stdout)
+        .unwrap_or_else(|| panic!("the server app got no XFCC: {}", mesh_client.stdout));
+    assert!(
+        !xfcc.contains("ns/admin"),
+        "the forged element reached the server app: {xfcc}"
+    );
+    assert_eq!(
+        xfcc_fields(&xfcc).get("URI").map(String::as_str),
+        Some("spiffe://cluster.local/ns/frontend/sa/sleep"),
+        "XFCC URI (the client) in {xfcc}"
     );
     mesh.shutdown().await;
 }
