@@ -6,6 +6,7 @@ pub mod backend;
 pub mod exit_code;
 pub mod graph;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod traffic;

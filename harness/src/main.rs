@@ -66,6 +66,10 @@ enum Command {
         /// Also write a JUnit XML report to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also write every probe's observed result and every connection to FILE, sorted
+        /// and without timestamps, for `meshcheck diff`.
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
         /// Scenarios to run at the same time, at least 1 [default: the number of CPUs].
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=200))]
         jobs: Option<u16>,
@@ -82,6 +86,17 @@ enum Command {
             default_value = "meshcheck-graph.html"
         )]
         output: PathBuf,
+    },
+    /// List the probes and connections that changed between two results files.
+    Diff {
+        /// The results file from before the change.
+        old: PathBuf,
+        /// The results file from after the change.
+        new: PathBuf,
+        /// A change that is expected, as a pattern on `scenario: kind: subject` where `*`
+        /// matches anything; may be repeated. Other changes make the exit code 1.
+        #[arg(long = "allow", value_name = "PATTERN")]
+        allowed: Vec<String>,
     },
     /// List scenarios with their tags and steps, without running them.
     List {
@@ -213,6 +228,7 @@ fn main() -> ExitCode {
             trust_domain,
             namespaces,
         } => translate(&files, cluster, trust_domain, namespaces),
+        Command::Diff { old, new, allowed } => cli::diff::diff(&old, &new, &allowed),
         Command::Graph { selection, output } => {
             block_on(cli::graph::graph(&selection.into_selection(), &output))
         }
@@ -220,11 +236,13 @@ fn main() -> ExitCode {
             selection,
             json,
             junit,
+            results,
             jobs,
         } => block_on(cli::run::run(RunArguments {
             selection: selection.into_selection(),
             json,
             junit,
+            results,
             jobs: jobs.map(usize::from),
         })),
     };

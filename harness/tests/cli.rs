@@ -254,3 +254,52 @@ fn broken_matrix_shows_both_grids() {
         "{stdout}"
     );
 }
+
+#[test]
+fn diff_lists_only_outside_connections_closing() {
+    let dir = TempDir::new("diff");
+    let before = dir.0.join("before.json");
+    let after = dir.0.join("after.json");
+    for (mode, path) in [("OPTIONAL", &before), ("REQUIRED", &after)] {
+        let output = meshcheck(
+            &[
+                "run",
+                "--set",
+                &format!("TRAFFIC_MODE={mode}"),
+                "--results",
+                path.to_str().unwrap(),
+                "scenarios/regression/tenant-traffic-mode.yaml",
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(0), "{mode}: {}", text(&output.stdout));
+    }
+    let output = meshcheck(&["diff", before.to_str().unwrap(), after.to_str().unwrap()], None);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "unexpected changes exit 1: {stdout}");
+    let changes: Vec<&str> = stdout.lines().filter(|line| line.starts_with('!')).collect();
+    assert_eq!(changes.len(), 8, "four probes and four connections: {stdout}");
+    for change in &changes {
+        assert!(change.starts_with("! closed"), "only closing changes: {change}");
+        assert!(
+            change.contains(": outside -> ") || change.contains(" sleep/sleep -> "),
+            "only the client outside the mesh: {change}"
+        );
+    }
+    let allowed = meshcheck(
+        &[
+            "diff",
+            before.to_str().unwrap(),
+            after.to_str().unwrap(),
+            "--allow",
+            "tenant-traffic-mode: closed: *outside -> *",
+            "--allow",
+            "tenant-traffic-mode: closed: sleep/sleep -> *",
+        ],
+        None,
+    );
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stdout));
+    let same = meshcheck(&["diff", before.to_str().unwrap(), before.to_str().unwrap()], None);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(text(&same.stdout).contains("0 change(s)"));
+}

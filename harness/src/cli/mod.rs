@@ -1,6 +1,7 @@
 //! The command implementations behind `meshcheck`'s subcommands, and what they share:
 //! loading and selecting scenarios, and writing output that survives a closed pipe.
 
+pub mod diff;
 pub mod graph;
 pub mod list;
 pub mod progress;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use meshcheck::exit_code;
 use meshcheck::report::{self, RunReport};
+use meshcheck::results::Results;
 use meshcheck::runner::{self, RunEvent, RunOptions};
 
 use super::progress::Progress;
@@ -20,6 +21,8 @@ pub struct RunArguments {
     pub json: Option<PathBuf>,
     /// Where to write the JUnit XML report.
     pub junit: Option<PathBuf>,
+    /// Where to write the results file.
+    pub results: Option<PathBuf>,
     /// Scenarios at the same time.
     pub jobs: Option<usize>,
 }
@@ -152,6 +155,15 @@ pub async fn run(arguments: RunArguments) -> i32 {
     {
         err(&format!(
             "error: cannot write the JUnit report to {}: {error}",
+            path.display()
+        ));
+        code = code.max(exit_code::FAILED);
+    }
+    if let Some(path) = &arguments.results
+        && let Err(error) = Results::from_report(&report).write(path)
+    {
+        err(&format!(
+            "error: cannot write the results file to {}: {error}",
             path.display()
         ));
         code = code.max(exit_code::FAILED);
