@@ -272,15 +272,37 @@ fn diff_lists_only_outside_connections_closing() {
             ],
             None,
         );
-        assert_eq!(output.status.code(), Some(0), "{mode}: {}", text(&output.stdout));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{mode}: {}",
+            text(&output.stdout)
+        );
     }
-    let output = meshcheck(&["diff", before.to_str().unwrap(), after.to_str().unwrap()], None);
+    let output = meshcheck(
+        &["diff", before.to_str().unwrap(), after.to_str().unwrap()],
+        None,
+    );
     let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "unexpected changes exit 1: {stdout}");
-    let changes: Vec<&str> = stdout.lines().filter(|line| line.starts_with('!')).collect();
-    assert_eq!(changes.len(), 8, "four probes and four connections: {stdout}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "unexpected changes exit 1: {stdout}"
+    );
+    let changes: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with('!'))
+        .collect();
+    assert_eq!(
+        changes.len(),
+        8,
+        "four probes and four connections: {stdout}"
+    );
     for change in &changes {
-        assert!(change.starts_with("! closed"), "only closing changes: {change}");
+        assert!(
+            change.starts_with("! closed"),
+            "only closing changes: {change}"
+        );
         assert!(
             change.contains(": outside -> ") || change.contains(" sleep/sleep -> "),
             "only the client outside the mesh: {change}"
@@ -299,7 +321,10 @@ fn diff_lists_only_outside_connections_closing() {
         None,
     );
     assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stdout));
-    let same = meshcheck(&["diff", before.to_str().unwrap(), before.to_str().unwrap()], None);
+    let same = meshcheck(
+        &["diff", before.to_str().unwrap(), before.to_str().unwrap()],
+        None,
+    );
     assert_eq!(same.status.code(), Some(0));
     assert!(text(&same.stdout).contains("0 change(s)"));
 }

@@ -109,10 +109,38 @@ fn read_object(
             .map_or(text.as_str(), |(message, _)| message);
         return Err(document.error(kind_key.pos, message, hint));
     }
+    if let Err(invalid) = mesh_sim::resources::validate::validate(&resource) {
+        let node = locate_path(root, &invalid.path).unwrap_or(kind_key);
+        return Err(document.error(node.pos, invalid.message, invalid.hint));
+    }
     Ok(LocatedResource {
         resource,
         location: document.locate(kind_key.pos),
     })
+}
+
+/// Finds the node at `path` (mapping keys, and list indexes as numbers), or the deepest one
+/// that exists on the way.
+fn locate_path<'a>(root: &'a Node, path: &[String]) -> Option<&'a Node> {
+    let mut node = root;
+    let mut found = None;
+    for part in path {
+        let next = match &node.value {
+            Value::Map(_) => node.entry(part).map(|(key, _)| key).zip(node.get(part)),
+            Value::Seq(items) => part
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| items.get(index))
+                .map(|item| (item, item)),
+            _ => None,
+        };
+        let Some((key, value)) = next else {
+            break;
+        };
+        found = Some(key);
+        node = value;
+    }
+    found
 }
 
 /// Returns the string value of a top-level field, with its node.

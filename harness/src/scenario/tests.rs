@@ -1136,3 +1136,44 @@ fn traffic_step_errors_are_located() {
         );
     }
 }
+
+#[test]
+fn api_server_validation_is_located_at_the_field() {
+    let temp = TempDir::new("validation");
+    let scenario = |manifest: &str| {
+        format!(
+            "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: v}}\nspec:\n  steps:\n    - apply:\n        manifest: |\n{manifest}"
+        )
+    };
+    let cases = [
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: PeerAuthentication\n          metadata: {name: a, namespace: foo}\n          spec:\n            portLevelMtls:\n              8080: {mode: DISABLE}\n",
+            12,
+            13,
+            "portLevelMtls requires a workload selector",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - from:\n                  - source: {principals: [\"*/ns/bar/*\"]}\n",
+            14,
+            30,
+            "a wildcard is allowed only at the start or the end",
+        ),
+        (
+            "          apiVersion: api.tsb.tetrate.io/v2\n          kind: Workspace\n          metadata: {organization: o, tenant: t, name: w}\n          spec:\n            namespaceSelector: {names: [foo]}\n",
+            12,
+            33,
+            "`foo` is not a cluster/namespace pattern",
+        ),
+    ];
+    for (manifest, line, column, message) in cases {
+        let path = temp.write("scenario.yaml", &scenario(manifest));
+        let error = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap_err();
+        assert!(error.to_string().contains(message), "{error}");
+        let location = error.location().expect("located");
+        assert_eq!(
+            (location.line, location.column),
+            (line, column),
+            "{message}: {error}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod istio;
 pub mod tsb;
+pub mod validate;
 
 use std::fmt;
 

@@ -1,0 +1,301 @@
+//! Checks that the API servers of Kubernetes, Istio and TSB make before they store an object,
+//! beyond what the types' shapes already enforce.
+
+use super::Resource;
+use super::istio::{AuthorizationPolicy, PeerAuthentication};
+
+/// An object the API server would refuse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// Path of the offending field from the object's root, such as `spec.portLevelMtls`
+    /// (`["spec", "portLevelMtls"]`); list entries are their index.
+    pub path: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}
+
+fn invalid(path: &[&str], message: impl Into<String>, hint: impl Into<String>) -> Invalid {
+    Invalid {
+        path: path.iter().map(|part| (*part).to_owned()).collect(),
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// Checks `resource` as its API server's validation would.
+pub fn validate(resource: &Resource) -> Result<(), Invalid> {
+    match resource {
+        Resource::PeerAuthentication(policy) => peer_authentication(policy),
+        Resource::AuthorizationPolicy(policy) => authorization_policy(policy),
+        Resource::Deployment(deployment) => {
+            let spec = &deployment.spec;
+            let labels = spec
+                .template
+                .metadata
+                .as_ref()
+                .and_then(|metadata| metadata.labels.clone())
+                .unwrap_or_default();
+            let selected = spec
+                .selector
+                .match_labels
+                .iter()
+                .flatten()
+                .all(|(key, value)| labels.get(key) == Some(value));
+            if selected {
+                Ok(())
+            } else {
+                Err(invalid(
+                    &["spec", "selector"],
+                    "spec.selector does not match the template labels",
+                    "make spec.selector.matchLabels a subset of spec.template.metadata.labels",
+                ))
+            }
+        }
+        Resource::Workspace(workspace) => namespace_selector(
+            &workspace.spec.namespace_selector.names,
+            &["spec", "namespaceSelector", "names"],
+        ),
+        Resource::SecurityGroup(group) => match &group.spec.namespace_selector {
+            Some(selector) => {
+                namespace_selector(&selector.names, &["spec", "namespaceSelector", "names"])
+            }
+            None => Ok(()),
+        },
+        Resource::OrganizationSetting(setting)
+        | Resource::TenantSetting(setting)
+        | Resource::WorkspaceSetting(setting) => match &setting.spec.default_security_setting {
+            Some(security) => service_accounts(
+                &security.authorization,
+                &[
+                    "spec",
+                    "defaultSecuritySetting",
+                    "authorization",
+                    "serviceAccounts",
+                ],
+            ),
+            None => Ok(()),
+        },
+        Resource::SecuritySetting(setting) => service_accounts(
+            &setting.spec.authorization,
+            &["spec", "authorization", "serviceAccounts"],
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn peer_authentication(policy: &PeerAuthentication) -> Result<(), Invalid> {
+    let has_selector = policy
+        .spec
+        .selector
+        .as_ref()
+        .is_some_and(|selector| !selector.is_empty());
+    if !policy.spec.port_level_mtls.is_empty() && !has_selector {
+        return Err(invalid(
+            &["spec", "portLevelMtls"],
+            "portLevelMtls requires a workload selector",
+            "add spec.selector.matchLabels, or set spec.mtls.mode for the whole namespace",
+        ));
+    }
+    if let Some(port) = policy
+        .spec
+        .port_level_mtls
+        .keys()
+        .find(|port| **port == 0 || **port > 65535)
+    {
+        return Err(invalid(
+            &["spec", "portLevelMtls"],
+            format!("port {port} is out of range"),
+            "use a container port from 1 to 65535",
+        ));
+    }
+    Ok(())
+}
+
+/// Istio matches these fields exactly, by prefix (`abc*`), by suffix (`*abc`) or by
+/// presence (`*`); a `*` anywhere else is rejected.
+fn wildcard(value: &str) -> bool {
+    if value == "*" {
+        return true;
+    }
+    let both_ends = value.starts_with('*') && value.ends_with('*');
+    let inner = value.trim_start_matches('*').trim_end_matches('*');
+    !both_ends && !inner.contains('*')
+}
+
+fn authorization_policy(policy: &AuthorizationPolicy) -> Result<(), Invalid> {
+    use super::istio::AuthorizationAction;
+    if policy.spec.action == AuthorizationAction::Custom && policy.spec.provider.is_none() {
+        return Err(invalid(
+            &["spec", "provider"],
+            "a CUSTOM policy needs a provider",
+            "add spec.provider.name",
+        ));
+    }
+    for (index, rule) in policy.spec.rules.iter().flatten().enumerate() {
+        let rule_index = index.to_string();
+        for (from_index, from) in rule.from.iter().enumerate() {
+            let source = &from.source;
+            let lists = [
+                ("principals", &source.principals),
+                ("notPrincipals", &source.not_principals),
+                ("namespaces", &source.namespaces),
+                ("notNamespaces", &source.not_namespaces),
+            ];
+            for (field, values) in lists {
+                if let Some(value) = values.iter().find(|value| !wildcard(value)) {
+                    let from_index = from_index.to_string();
+                    return Err(invalid(
+                        &[
+                            "spec",
+                            "rules",
+                            &rule_index,
+                            "from",
+                            &from_index,
+                            "source",
+                            field,
+                        ],
+                        format!("`{value}`: a wildcard is allowed only at the start or the end"),
+                        "write a prefix (`ns/*`), a suffix (`*/sa/x`) or `*`",
+                    ));
+                }
+            }
+        }
+        for (to_index, to) in rule.to.iter().enumerate() {
+            let operation = &to.operation;
+            let lists = [
+                ("paths", &operation.paths),
+                ("notPaths", &operation.not_paths),
+                ("hosts", &operation.hosts),
+                ("notHosts", &operation.not_hosts),
+            ];
+            for (field, values) in lists {
+                if let Some(value) = values.iter().find(|value| !wildcard(value)) {
+                    let to_index = to_index.to_string();
+                    return Err(invalid(
+                        &[
+                            "spec",
+                            "rules",
+                            &rule_index,
+                            "to",
+                            &to_index,
+                            "operation",
+                            field,
+                        ],
+                        format!("`{value}`: a wildcard is allowed only at the start or the end"),
+                        "write a prefix (`/api/*`), a suffix (`*.html`) or `*`",
+                    ));
+                }
+            }
+            for (field, values) in [
+                ("ports", &operation.ports),
+                ("notPorts", &operation.not_ports),
+            ] {
+                if let Some(value) = values
+                    .iter()
+                    .find(|value| value.parse::<u16>().map_or(true, |port| port == 0))
+                {
+                    let to_index = to_index.to_string();
+                    return Err(invalid(
+                        &[
+                            "spec",
+                            "rules",
+                            &rule_index,
+                            "to",
+                            &to_index,
+                            "operation",
+                            field,
+                        ],
+                        format!("`{value}` is not a port number"),
+                        "write ports as strings of numbers from 1 to 65535, such as \"8080\"",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn namespace_selector(names: &[String], path: &[&str]) -> Result<(), Invalid> {
+    match names.iter().find(|name| {
+        name.split_once('/')
+            .is_none_or(|(cluster, namespace)| cluster.is_empty() || namespace.is_empty())
+    }) {
+        Some(name) => Err(invalid(
+            path,
+            format!("`{name}` is not a cluster/namespace pattern"),
+            "write `*/namespace`, `cluster/namespace`, `cluster/*` or `*/*`",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// TSB's pattern for CUSTOM service accounts: `./*`, `namespace/*` or `namespace/account`.
+fn service_account_pattern(account: &str) -> bool {
+    if account == "./*" {
+        return true;
+    }
+    let Some((namespace, name)) = account.split_once('/') else {
+        return false;
+    };
+    let plain = |text: &str| !text.is_empty() && !text.contains(['.', '*']);
+    plain(namespace) && (name == "*" || (!name.is_empty() && !name.contains('*')))
+}
+
+fn service_accounts(
+    authorization: &Option<super::tsb::AuthorizationSettings>,
+    path: &[&str],
+) -> Result<(), Invalid> {
+    let Some(authorization) = authorization else {
+        return Ok(());
+    };
+    match authorization
+        .service_accounts
+        .iter()
+        .find(|account| !service_account_pattern(account))
+    {
+        Some(account) => Err(invalid(
+            path,
+            format!("`{account}` is not a service account pattern"),
+            "write `./*`, `namespace/*` or `namespace/account`",
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_only_at_the_ends() {
+        let cases = [
+            ("*", true),
+            ("cluster.local/ns/foo/*", true),
+            ("*/sa/sleep", true),
+            ("exact", true),
+            ("*/ns/bar/*", false),
+            ("a*b", false),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(wildcard(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn service_account_patterns_follow_tsb() {
+        let cases = [
+            ("./*", true),
+            ("ns1/*", true),
+            ("ns1/sa1", true),
+            ("*/*", false),
+            ("bar", false),
+            ("./sa", false),
+            ("ns1/sa*", false),
+        ];
+        for (account, expected) in cases {
+            assert_eq!(service_account_pattern(account), expected, "{account}");
+        }
+    }
+}
