@@ -513,8 +513,14 @@ fn principals_for(namespaces: &BTreeSet<String>, trust_domains: &[String]) -> Ve
     principals
 }
 
-fn allow_from(principals: Vec<String>) -> istio::AuthorizationRule {
-    istio::AuthorizationRule {
+/// A rule that matches requests from any of `principals`, or `None` when there are none.
+/// Istio reads an empty `principals` list as no constraint, so a rule built from it would
+/// match every request, plaintext ones included.
+fn rule_from(principals: Vec<String>) -> Option<istio::AuthorizationRule> {
+    if principals.is_empty() {
+        return None;
+    }
+    Some(istio::AuthorizationRule {
         from: vec![RuleFrom {
             source: Source {
                 principals,
@@ -522,7 +528,7 @@ fn allow_from(principals: Vec<String>) -> istio::AuthorizationRule {
             },
         }],
         ..Default::default()
-    }
+    })
 }
 
 /// Translates the TSB settings in `state` into the Istio resources TSB would generate.
@@ -610,20 +616,20 @@ pub fn translate(state: &ClusterState) -> Generated {
             }
         };
         if let Some(allowed) = allowed_namespaces {
-            let rule = allow_from(principals_for(&allowed, &trust_domains));
+            let rules = rule_from(principals_for(&allowed, &trust_domains));
             generated.authorization_policies.push(policy(
                 GENERATED_ALLOW_POLICY,
                 AuthorizationAction::Allow,
-                Some(vec![rule]),
+                Some(rules.into_iter().collect()),
             ));
         }
         match security.authorization {
             AuthorizationMode::Cluster => {
-                let rule = allow_from(vec![format!("{local_domain}/*")]);
+                let rules = rule_from(vec![format!("{local_domain}/*")]);
                 generated.authorization_policies.push(policy(
                     GENERATED_ALLOW_POLICY,
                     AuthorizationAction::Allow,
-                    Some(vec![rule]),
+                    Some(rules.into_iter().collect()),
                 ));
             }
             AuthorizationMode::Custom => {
@@ -643,10 +649,11 @@ pub fn translate(state: &ClusterState) -> Generated {
                             .map(move |domain| format!("{domain}/ns/{account_namespace}/sa/{name}"))
                     })
                     .collect();
+                // An empty list admits nobody: the ALLOW policy then has no rule to match.
                 generated.authorization_policies.push(policy(
                     GENERATED_ALLOW_POLICY,
                     AuthorizationAction::Allow,
-                    Some(vec![allow_from(principals)]),
+                    Some(rule_from(principals).into_iter().collect()),
                 ));
             }
             AuthorizationMode::Rules => {
@@ -656,8 +663,8 @@ pub fn translate(state: &ClusterState) -> Generated {
                     .deny
                     .iter()
                     .filter(|rule| targets_here(&rule.to.fqn))
-                    .map(|rule| {
-                        allow_from(principals_for(
+                    .filter_map(|rule| {
+                        rule_from(principals_for(
                             &namespaces_under(&rule.from.fqn),
                             &trust_domains,
                         ))
@@ -678,14 +685,15 @@ pub fn translate(state: &ClusterState) -> Generated {
                         .allow
                         .iter()
                         .filter(|rule| targets_here(&rule.to.fqn))
-                        .map(|rule| {
-                            allow_from(principals_for(
+                        .filter_map(|rule| {
+                            rule_from(principals_for(
                                 &namespaces_under(&rule.from.fqn),
                                 &trust_domains,
                             ))
                         })
                         .collect();
-                    // Allow rules exist but none reaches this namespace: nothing is allowed.
+                    // Allow rules exist but none admits a caller of this namespace (none
+                    // targets it, or their sources contain no namespace): nothing is allowed.
                     generated.authorization_policies.push(policy(
                         GENERATED_ALLOW_POLICY,
                         AuthorizationAction::Allow,

@@ -554,3 +554,123 @@ fn translation_of_rules_mode() {
     assert!(generated_policy(&generated, "a", GENERATED_DENY_POLICY).is_none());
     let _ = (ORG, TENANT);
 }
+
+/// The decision of the policies generated for `namespace` on a request from `principal`
+/// (`None` for plaintext).
+fn decide(generated: &Generated, namespace: &str, principal: Option<&str>) -> bool {
+    use crate::policy::authz::{AppliedPolicy, HttpAttributes, RequestAttributes, evaluate};
+    let policies: Vec<AppliedPolicy> = generated
+        .authorization_policies
+        .iter()
+        .filter(|policy| policy.object.metadata.namespace.as_deref() == Some(namespace))
+        .map(|policy| AppliedPolicy {
+            name: format!(
+                "{namespace}/{}",
+                policy.object.metadata.name.as_deref().unwrap_or_default()
+            ),
+            action: policy.object.spec.action,
+            rules: policy.object.spec.rules.clone(),
+        })
+        .collect();
+    let request = RequestAttributes {
+        principal: principal.map(str::to_owned),
+        source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 8080,
+        http: Some(HttpAttributes {
+            method: "GET".into(),
+            path: "/headers".into(),
+            host: "httpbin".into(),
+            headers: Vec::new(),
+        }),
+    };
+    evaluate(&policies, &request).is_allowed()
+}
+
+/// A rule whose source contains no namespace, or a CUSTOM list with no account, names no
+/// caller. Istio reads an empty principals list as "any", so the translation must not emit
+/// one: an allow then admits nobody and a deny denies nobody.
+#[test]
+fn sources_without_namespaces_name_no_caller() {
+    const EMPTY_WORKSPACE: &str = "organizations/o/tenants/t/workspaces/w3";
+    let empty_workspace = Resource::Workspace(object(
+        "Workspace",
+        metadata("w3", Some("o"), Some("t"), None, None),
+        WorkspaceSpec {
+            namespace_selector: NamespaceSelector {
+                names: vec!["*/not-created".into()],
+            },
+            ..Default::default()
+        },
+    ));
+    let rule = |from: &str, to: &str| AuthorizationRule {
+        from: RuleEndpoint { fqn: from.into() },
+        to: RuleEndpoint { fqn: to.into() },
+    };
+    let authorization = |settings: AuthorizationSettings| SecuritySettingSpec {
+        authorization: Some(settings),
+        ..Default::default()
+    };
+    let rules = |allow: Vec<AuthorizationRule>, deny: Vec<AuthorizationRule>| {
+        authorization(AuthorizationSettings {
+            mode: AuthorizationMode::Rules,
+            rules: Some(AuthorizationRules {
+                allow,
+                deny,
+                deny_all: false,
+            }),
+            ..Default::default()
+        })
+    };
+    struct Case {
+        name: &'static str,
+        spec: SecuritySettingSpec,
+        /// Whether a caller from namespace c, a caller from a itself and a plaintext caller
+        /// reach namespace a.
+        expected: [bool; 3],
+    }
+    let cases = [
+        Case {
+            name: "RULES allow from a workspace without namespaces",
+            spec: rules(vec![rule(EMPTY_WORKSPACE, W1)], vec![]),
+            expected: [false, false, false],
+        },
+        Case {
+            name: "RULES allow from an empty workspace and from w2",
+            spec: rules(vec![rule(EMPTY_WORKSPACE, W1), rule(W2, W1)], vec![]),
+            expected: [true, false, false],
+        },
+        Case {
+            name: "RULES deny from a workspace without namespaces",
+            spec: rules(vec![], vec![rule(EMPTY_WORKSPACE, W1)]),
+            expected: [true, true, true],
+        },
+        Case {
+            name: "CUSTOM without service accounts",
+            spec: authorization(AuthorizationSettings {
+                mode: AuthorizationMode::Custom,
+                ..Default::default()
+            }),
+            expected: [false, false, false],
+        },
+    ];
+    for case in cases {
+        let state = state_with(vec![
+            empty_workspace.clone(),
+            setting(At::Workspace, case.spec),
+        ]);
+        let generated = translate(&state);
+        let callers = [
+            ("from c", Some("cluster.local/ns/c/sa/default")),
+            ("from a", Some("cluster.local/ns/a/sa/default")),
+            ("plaintext", None),
+        ];
+        for ((caller, principal), expected) in callers.into_iter().zip(case.expected) {
+            assert_eq!(
+                decide(&generated, "a", principal),
+                expected,
+                "{}: caller {caller}",
+                case.name
+            );
+        }
+    }
+}
