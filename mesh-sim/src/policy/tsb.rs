@@ -326,9 +326,20 @@ fn authorization_rank(mode: AuthorizationMode) -> u8 {
     }
 }
 
+/// Rewrites a CUSTOM entry `./<account>` as `<namespace>/<account>`, because `.` stands for
+/// the namespace of the sidecar that the setting applies to.
+fn in_namespace(account: &str, namespace: &str) -> String {
+    match account.strip_prefix("./") {
+        Some(name) => format!("{namespace}/{name}"),
+        None => account.to_owned(),
+    }
+}
+
 /// Whether a CUSTOM entry `child` is the same as, or a refinement of, `parent`
-/// (`ns/*` refined to `ns/sa`).
-fn refines_service_account(child: &str, parent: &str) -> bool {
+/// (`ns/*` refined to `ns/sa`), for a sidecar in `namespace`.
+fn refines_service_account(child: &str, parent: &str, namespace: &str) -> bool {
+    let child = in_namespace(child, namespace);
+    let parent = in_namespace(parent, namespace);
     if child == parent {
         return true;
     }
@@ -385,10 +396,13 @@ struct AuthorizationValue {
     rules: AuthorizationRules,
 }
 
-/// Walks the chain from the organization down. Under REPLACE each level's non-UNSET value
-/// replaces the one above; once a level declares STRICTER, every lower level can only make a
-/// value stricter.
-fn resolve(levels: &[&Level<'_>]) -> (TrafficMode, Option<String>, AuthorizationValue) {
+/// Walks the chain above `namespace` from the organization down. Under REPLACE each level's
+/// non-UNSET value replaces the one above; once a level declares STRICTER, every lower level
+/// can only make a value stricter.
+fn resolve(
+    levels: &[&Level<'_>],
+    namespace: &str,
+) -> (TrafficMode, Option<String>, AuthorizationValue) {
     let mut traffic = (TrafficMode::Unset, None);
     let mut authorization = AuthorizationValue::default();
     let mut stricter = false;
@@ -419,7 +433,7 @@ fn resolve(levels: &[&Level<'_>]) -> (TrafficMode, Option<String>, Authorization
                         authorization
                             .service_accounts
                             .iter()
-                            .any(|parent| refines_service_account(account, parent))
+                            .any(|parent| refines_service_account(account, parent, namespace))
                     })
                     .cloned()
                     .collect();
@@ -457,7 +471,8 @@ pub fn effective_security(state: &ClusterState) -> BTreeMap<String, EffectiveSec
         .namespaces()
         .filter_map(|namespace| {
             let placement = hierarchy.chain(cluster, namespace)?;
-            let (traffic_mode, traffic_mode_from, authorization) = resolve(&placement.levels());
+            let (traffic_mode, traffic_mode_from, authorization) =
+                resolve(&placement.levels(), namespace);
             Some((
                 namespace.to_owned(),
                 EffectiveSecurity {

@@ -410,6 +410,8 @@ fn deprecated_authentication_field_is_read() {
     assert_eq!(effective["a"].traffic_mode, TrafficMode::Required);
 }
 
+/// Under a STRICTER tenant, the workspace's CUSTOM entries are kept only where they equal or
+/// refine a tenant entry; `./` stands for the namespace the setting applies to.
 #[test]
 fn stricter_custom_keeps_refinements_only() {
     let custom = |accounts: &[&str], strategy| SecuritySettingSpec {
@@ -425,22 +427,33 @@ fn stricter_custom_keeps_refinements_only() {
         ..Default::default()
     };
     let stricter = Some(PropagationStrategy::Stricter);
-    let refined = state_with(vec![
-        setting(At::Tenant, custom(&["sleep/*"], stricter)),
-        setting(At::Workspace, custom(&["sleep/sleep", "other/x"], None)),
-    ]);
-    assert_eq!(
-        effective_security(&refined)["a"].service_accounts,
-        vec!["sleep/sleep"]
-    );
-    let unrelated = state_with(vec![
-        setting(At::Tenant, custom(&["sleep/*"], stricter)),
-        setting(At::Workspace, custom(&["other/x"], None)),
-    ]);
-    assert_eq!(
-        effective_security(&unrelated)["a"].service_accounts,
-        vec!["sleep/*"]
-    );
+    // (tenant entries, workspace entries, namespace, expected effective entries)
+    let cases: [(&[&str], &[&str], &str, &[&str]); 8] = [
+        (
+            &["sleep/*"],
+            &["sleep/sleep", "other/x"],
+            "a",
+            &["sleep/sleep"],
+        ),
+        (&["sleep/*"], &["other/x"], "a", &["sleep/*"]),
+        (&["sleep/sleep"], &["sleep/*"], "a", &["sleep/sleep"]),
+        (&["./*"], &["a/curl"], "a", &["a/curl"]),
+        (&["./*"], &["a/curl"], "b", &["./*"]),
+        (&["./*"], &["./curl"], "b", &["./curl"]),
+        (&["a/*"], &["./*"], "a", &["./*"]),
+        (&["a/*"], &["./*"], "b", &["a/*"]),
+    ];
+    for (tenant, workspace, namespace, expected) in cases {
+        let state = state_with(vec![
+            setting(At::Tenant, custom(tenant, stricter)),
+            setting(At::Workspace, custom(workspace, None)),
+        ]);
+        assert_eq!(
+            effective_security(&state)[namespace].service_accounts,
+            expected.to_vec(),
+            "tenant {tenant:?}, workspace {workspace:?}, namespace {namespace}"
+        );
+    }
 }
 
 fn generated_policy<'a>(
