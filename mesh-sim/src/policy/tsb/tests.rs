@@ -366,6 +366,386 @@ fn replace_and_stricter_across_levels() {
     }
 }
 
+/// The setting of one level in [`effective_settings_table`]: traffic mode, authorization mode
+/// and propagation strategy.
+type LevelSetting = (TrafficMode, AuthorizationMode, Option<PropagationStrategy>);
+
+/// A row of [`effective_settings_table`].
+struct Row {
+    /// The settings of the organization, tenant, workspace w1 and group g1, in that order.
+    levels: [LevelSetting; 4],
+    /// Effective traffic and authorization modes in namespace a (group g1 of workspace w1),
+    /// namespace b (workspace w1, no group) and namespace c (workspace w2, no setting).
+    expected: [(TrafficMode, AuthorizationMode); 3],
+}
+
+/// Effective settings with all four levels set, for every traffic and authorization mode
+/// (UNSET included) at every level, under REPLACE and with STRICTER declared at the
+/// organization, the tenant or the workspace. Each block rotates the modes through the levels
+/// so that each mode appears once at each level. Under REPLACE the lowest level that sets a
+/// field decides it; below a STRICTER level a value replaces the one above only if it is
+/// stricter, in the orders UNSET < OPTIONAL < REQUIRED and UNSET < DISABLED < CLUSTER <
+/// WORKSPACE < NAMESPACE < GROUP < RULES < CUSTOM.
+#[test]
+fn effective_settings_table() {
+    use AuthorizationMode::{Cluster, Custom, Disabled, Group, Namespace, Rules, Workspace};
+    use TrafficMode::{Optional, Required};
+    const UNSET_TRAFFIC: TrafficMode = TrafficMode::Unset;
+    const UNSET_MODE: AuthorizationMode = AuthorizationMode::Unset;
+    // The strategy is left out, which means REPLACE.
+    const OMITTED: Option<PropagationStrategy> = None;
+    const REPLACE: Option<PropagationStrategy> = Some(PropagationStrategy::Replace);
+    const STRICTER: Option<PropagationStrategy> = Some(PropagationStrategy::Stricter);
+    let rows = [
+        // REPLACE at every level.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, OMITTED),
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [
+                (Required, Workspace),
+                (Required, Group),
+                (Optional, Namespace),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [
+                (Optional, Cluster),
+                (Required, Workspace),
+                (Required, Group),
+            ],
+        },
+        Row {
+            levels: [
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [
+                (Required, Disabled),
+                (Optional, Cluster),
+                (Required, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [
+                (Required, Custom),
+                (Required, Disabled),
+                (Optional, Cluster),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Optional, Rules), (Required, Custom), (Required, Disabled)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Rules), (Optional, Rules), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Namespace), (Required, Rules), (Optional, Rules)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Optional, Group), (Required, Namespace), (Required, Rules)],
+        },
+        // STRICTER at the organization.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, STRICTER),
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Optional, Namespace)],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, STRICTER),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [(Required, Group), (Required, Group), (Required, Group)],
+        },
+        Row {
+            levels: [
+                (Required, Group, STRICTER),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Required, Group)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, STRICTER),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [
+                (Required, Custom),
+                (Required, Workspace),
+                (Optional, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, STRICTER),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Cluster)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, STRICTER),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, STRICTER),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Optional, Custom)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, STRICTER),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Required, Rules)],
+        },
+        // STRICTER at the tenant.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, OMITTED),
+                (Optional, Namespace, STRICTER),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Optional, Namespace)],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, REPLACE),
+                (Required, Group, STRICTER),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [(Required, Group), (Required, Group), (Required, Group)],
+        },
+        Row {
+            levels: [
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, STRICTER),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [
+                (Required, Workspace),
+                (Required, Workspace),
+                (Required, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, STRICTER),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [(Required, Custom), (Required, Cluster), (Optional, Cluster)],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, STRICTER),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Disabled)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, STRICTER),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, STRICTER),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Optional, Rules)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, STRICTER),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Required, Rules)],
+        },
+        // STRICTER at the workspace.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, OMITTED),
+                (Optional, Namespace, REPLACE),
+                (Required, Group, STRICTER),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Optional, Namespace)],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, STRICTER),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [
+                (Required, Workspace),
+                (Required, Workspace),
+                (Required, Group),
+            ],
+        },
+        Row {
+            levels: [
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, STRICTER),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [
+                (Required, Cluster),
+                (Optional, Cluster),
+                (Required, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, STRICTER),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [
+                (Required, Custom),
+                (Required, Disabled),
+                (Optional, Cluster),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, STRICTER),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Disabled)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, STRICTER),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Rules), (Optional, Rules), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, STRICTER),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Optional, Rules)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, STRICTER),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Required, Group), (Required, Namespace), (Required, Rules)],
+        },
+    ];
+    let levels = [At::Organization, At::Tenant, At::Workspace, At::Group];
+    for (index, row) in rows.iter().enumerate() {
+        let settings = levels
+            .iter()
+            .zip(row.levels)
+            .map(|(at, (traffic, mode, strategy))| setting(*at, spec(traffic, mode, strategy)))
+            .collect();
+        let effective = effective_security(&state_with(settings));
+        for (namespace, expected) in ["a", "b", "c"].into_iter().zip(row.expected) {
+            let security = &effective[namespace];
+            assert_eq!(
+                (security.traffic_mode, security.authorization),
+                expected,
+                "row {index} ({:?}), namespace {namespace}",
+                row.levels
+            );
+        }
+    }
+}
+
 #[test]
 fn three_levels_with_stricter_in_the_middle() {
     use AuthorizationMode::*;
