@@ -819,7 +819,7 @@ fn stricter_custom_keeps_refinements_only() {
         (&["sleep/sleep"], &["sleep/*"], "a", &["sleep/sleep"]),
         (&["./*"], &["a/curl"], "a", &["a/curl"]),
         (&["./*"], &["a/curl"], "b", &["./*"]),
-        (&["./*"], &["./curl"], "b", &["./curl"]),
+        (&["./*"], &["b/curl"], "b", &["b/curl"]),
         (&["a/*"], &["./*"], "a", &["./*"]),
         (&["a/*"], &["./*"], "b", &["a/*"]),
     ];
