@@ -326,8 +326,8 @@ fn authorization_rank(mode: AuthorizationMode) -> u8 {
     }
 }
 
-/// Rewrites a CUSTOM entry `./<account>` as `<namespace>/<account>`, because `.` stands for
-/// the namespace of the sidecar that the setting applies to.
+/// Rewrites a CUSTOM entry `./<account>` as `<namespace>/<account>`, because `.` means the
+/// namespace of the sidecar that the setting applies to.
 fn in_namespace(account: &str, namespace: &str) -> String {
     match account.strip_prefix("./") {
         Some(name) => format!("{namespace}/{name}"),
@@ -397,7 +397,7 @@ struct AuthorizationValue {
 }
 
 /// Walks the chain above `namespace` from the organization down. Under REPLACE each level's
-/// non-UNSET value replaces the one above; once a level declares STRICTER, every lower level
+/// non-UNSET value replaces the one above. Once a level declares STRICTER, every lower level
 /// can only make a value stricter.
 fn resolve(
     levels: &[&Level<'_>],
@@ -528,9 +528,9 @@ fn principals_for(namespaces: &BTreeSet<String>, trust_domains: &[String]) -> Ve
     principals
 }
 
-/// A rule that matches requests from any of `principals`, or `None` when there are none.
-/// Istio reads an empty `principals` list as no constraint, so a rule built from it would
-/// match every request, plaintext ones included.
+/// Builds a rule that matches requests from any of `principals`, or returns `None` when the
+/// list is empty. Istio reads an empty `principals` list as no constraint, so a rule built
+/// from it would match every request, plaintext ones included.
 fn rule_from(principals: Vec<String>) -> Option<istio::AuthorizationRule> {
     if principals.is_empty() {
         return None;
@@ -664,7 +664,7 @@ pub fn translate(state: &ClusterState) -> Generated {
                             .map(move |domain| format!("{domain}/ns/{account_namespace}/sa/{name}"))
                     })
                     .collect();
-                // An empty list admits nobody: the ALLOW policy then has no rule to match.
+                // With no account listed, the ALLOW policy has no rule and admits no caller.
                 generated.authorization_policies.push(policy(
                     GENERATED_ALLOW_POLICY,
                     AuthorizationAction::Allow,
@@ -707,8 +707,8 @@ pub fn translate(state: &ClusterState) -> Generated {
                             ))
                         })
                         .collect();
-                    // Allow rules exist but none admits a caller of this namespace (none
-                    // targets it, or their sources contain no namespace): nothing is allowed.
+                    // When no allow rule both targets this namespace and has a source with a
+                    // namespace, the ALLOW policy has no rule and admits no caller.
                     generated.authorization_policies.push(policy(
                         GENERATED_ALLOW_POLICY,
                         AuthorizationAction::Allow,

@@ -791,7 +791,7 @@ fn deprecated_authentication_field_is_read() {
 }
 
 /// Under a STRICTER tenant, the workspace's CUSTOM entries are kept only where they equal or
-/// refine a tenant entry; `./` stands for the namespace the setting applies to.
+/// refine a tenant entry. `./` means the namespace the setting applies to.
 #[test]
 fn stricter_custom_keeps_refinements_only() {
     let custom = |accounts: &[&str], strategy| SecuritySettingSpec {
@@ -948,9 +948,13 @@ fn translation_of_rules_mode() {
     let _ = (ORG, TENANT);
 }
 
-/// The decision of the policies generated for `namespace` on a request from `principal`
+/// Returns whether the policies generated for `namespace` allow a request from `principal`
 /// (`None` for plaintext).
-fn decide(generated: &Generated, namespace: &str, principal: Option<&str>) -> bool {
+fn generated_policies_allow(
+    generated: &Generated,
+    namespace: &str,
+    principal: Option<&str>,
+) -> bool {
     use crate::policy::authz::{AppliedPolicy, HttpAttributes, RequestAttributes, evaluate};
     let policies: Vec<AppliedPolicy> = generated
         .authorization_policies
@@ -981,7 +985,7 @@ fn decide(generated: &Generated, namespace: &str, principal: Option<&str>) -> bo
 
 /// A rule whose source contains no namespace, or a CUSTOM list with no account, names no
 /// caller. Istio reads an empty principals list as "any", so the translation must not emit
-/// one: an allow then admits nobody and a deny denies nobody.
+/// one. Such an allow rule admits no caller, and such a deny rule denies none.
 #[test]
 fn sources_without_namespaces_name_no_caller() {
     const EMPTY_WORKSPACE: &str = "organizations/o/tenants/t/workspaces/w3";
@@ -1017,8 +1021,8 @@ fn sources_without_namespaces_name_no_caller() {
     struct Case {
         name: &'static str,
         spec: SecuritySettingSpec,
-        /// Whether a caller from namespace c, a caller from a itself and a plaintext caller
-        /// reach namespace a.
+        /// Decisions for a caller from namespace c, a caller from namespace a itself and a
+        /// plaintext caller: true when the caller reaches namespace a.
         expected: [bool; 3],
     }
     let cases = [
@@ -1059,7 +1063,7 @@ fn sources_without_namespaces_name_no_caller() {
         ];
         for ((caller, principal), expected) in callers.into_iter().zip(case.expected) {
             assert_eq!(
-                decide(&generated, "a", principal),
+                generated_policies_allow(&generated, "a", principal),
                 expected,
                 "{}: caller {caller}",
                 case.name
