@@ -807,8 +807,9 @@ fn stricter_custom_keeps_refinements_only() {
         ..Default::default()
     };
     let stricter = Some(PropagationStrategy::Stricter);
+    type Accounts = &'static [&'static str];
     // (tenant entries, workspace entries, namespace, expected effective entries)
-    let cases: [(&[&str], &[&str], &str, &[&str]); 8] = [
+    let cases: [(Accounts, Accounts, &str, Accounts); 8] = [
         (
             &["sleep/*"],
             &["sleep/sleep", "other/x"],
