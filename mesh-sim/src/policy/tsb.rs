@@ -326,9 +326,20 @@ fn authorization_rank(mode: AuthorizationMode) -> u8 {
     }
 }
 
+/// Rewrites a CUSTOM entry `./<account>` as `<namespace>/<account>`, because `.` means the
+/// namespace of the sidecar that the setting applies to.
+fn in_namespace(account: &str, namespace: &str) -> String {
+    match account.strip_prefix("./") {
+        Some(name) => format!("{namespace}/{name}"),
+        None => account.to_owned(),
+    }
+}
+
 /// Whether a CUSTOM entry `child` is the same as, or a refinement of, `parent`
-/// (`ns/*` refined to `ns/sa`).
-fn refines_service_account(child: &str, parent: &str) -> bool {
+/// (`ns/*` refined to `ns/sa`), for a sidecar in `namespace`.
+fn refines_service_account(child: &str, parent: &str, namespace: &str) -> bool {
+    let child = in_namespace(child, namespace);
+    let parent = in_namespace(parent, namespace);
     if child == parent {
         return true;
     }
@@ -385,10 +396,13 @@ struct AuthorizationValue {
     rules: AuthorizationRules,
 }
 
-/// Walks the chain from the organization down. Under REPLACE each level's non-UNSET value
-/// replaces the one above; once a level declares STRICTER, every lower level can only make a
-/// value stricter.
-fn resolve(levels: &[&Level<'_>]) -> (TrafficMode, Option<String>, AuthorizationValue) {
+/// Walks the chain above `namespace` from the organization down. Under REPLACE each level's
+/// non-UNSET value replaces the one above. Once a level declares STRICTER, every lower level
+/// can only make a value stricter.
+fn resolve(
+    levels: &[&Level<'_>],
+    namespace: &str,
+) -> (TrafficMode, Option<String>, AuthorizationValue) {
     let mut traffic = (TrafficMode::Unset, None);
     let mut authorization = AuthorizationValue::default();
     let mut stricter = false;
@@ -419,7 +433,7 @@ fn resolve(levels: &[&Level<'_>]) -> (TrafficMode, Option<String>, Authorization
                         authorization
                             .service_accounts
                             .iter()
-                            .any(|parent| refines_service_account(account, parent))
+                            .any(|parent| refines_service_account(account, parent, namespace))
                     })
                     .cloned()
                     .collect();
@@ -457,7 +471,8 @@ pub fn effective_security(state: &ClusterState) -> BTreeMap<String, EffectiveSec
         .namespaces()
         .filter_map(|namespace| {
             let placement = hierarchy.chain(cluster, namespace)?;
-            let (traffic_mode, traffic_mode_from, authorization) = resolve(&placement.levels());
+            let (traffic_mode, traffic_mode_from, authorization) =
+                resolve(&placement.levels(), namespace);
             Some((
                 namespace.to_owned(),
                 EffectiveSecurity {
@@ -513,8 +528,14 @@ fn principals_for(namespaces: &BTreeSet<String>, trust_domains: &[String]) -> Ve
     principals
 }
 
-fn allow_from(principals: Vec<String>) -> istio::AuthorizationRule {
-    istio::AuthorizationRule {
+/// Builds a rule that matches requests from any of `principals`, or returns `None` when the
+/// list is empty. Istio reads an empty `principals` list as no constraint, so a rule built
+/// from it would match every request, plaintext ones included.
+fn rule_from(principals: Vec<String>) -> Option<istio::AuthorizationRule> {
+    if principals.is_empty() {
+        return None;
+    }
+    Some(istio::AuthorizationRule {
         from: vec![RuleFrom {
             source: Source {
                 principals,
@@ -522,7 +543,7 @@ fn allow_from(principals: Vec<String>) -> istio::AuthorizationRule {
             },
         }],
         ..Default::default()
-    }
+    })
 }
 
 /// Translates the TSB settings in `state` into the Istio resources TSB would generate.
@@ -610,20 +631,20 @@ pub fn translate(state: &ClusterState) -> Generated {
             }
         };
         if let Some(allowed) = allowed_namespaces {
-            let rule = allow_from(principals_for(&allowed, &trust_domains));
+            let rules = rule_from(principals_for(&allowed, &trust_domains));
             generated.authorization_policies.push(policy(
                 GENERATED_ALLOW_POLICY,
                 AuthorizationAction::Allow,
-                Some(vec![rule]),
+                Some(rules.into_iter().collect()),
             ));
         }
         match security.authorization {
             AuthorizationMode::Cluster => {
-                let rule = allow_from(vec![format!("{local_domain}/*")]);
+                let rules = rule_from(vec![format!("{local_domain}/*")]);
                 generated.authorization_policies.push(policy(
                     GENERATED_ALLOW_POLICY,
                     AuthorizationAction::Allow,
-                    Some(vec![rule]),
+                    Some(rules.into_iter().collect()),
                 ));
             }
             AuthorizationMode::Custom => {
@@ -643,10 +664,11 @@ pub fn translate(state: &ClusterState) -> Generated {
                             .map(move |domain| format!("{domain}/ns/{account_namespace}/sa/{name}"))
                     })
                     .collect();
+                // With no account listed, the ALLOW policy has no rule and admits no caller.
                 generated.authorization_policies.push(policy(
                     GENERATED_ALLOW_POLICY,
                     AuthorizationAction::Allow,
-                    Some(vec![allow_from(principals)]),
+                    Some(rule_from(principals).into_iter().collect()),
                 ));
             }
             AuthorizationMode::Rules => {
@@ -656,8 +678,8 @@ pub fn translate(state: &ClusterState) -> Generated {
                     .deny
                     .iter()
                     .filter(|rule| targets_here(&rule.to.fqn))
-                    .map(|rule| {
-                        allow_from(principals_for(
+                    .filter_map(|rule| {
+                        rule_from(principals_for(
                             &namespaces_under(&rule.from.fqn),
                             &trust_domains,
                         ))
@@ -678,14 +700,15 @@ pub fn translate(state: &ClusterState) -> Generated {
                         .allow
                         .iter()
                         .filter(|rule| targets_here(&rule.to.fqn))
-                        .map(|rule| {
-                            allow_from(principals_for(
+                        .filter_map(|rule| {
+                            rule_from(principals_for(
                                 &namespaces_under(&rule.from.fqn),
                                 &trust_domains,
                             ))
                         })
                         .collect();
-                    // Allow rules exist but none reaches this namespace: nothing is allowed.
+                    // When no allow rule both targets this namespace and has a source with a
+                    // namespace, the ALLOW policy has no rule and admits no caller.
                     generated.authorization_policies.push(policy(
                         GENERATED_ALLOW_POLICY,
                         AuthorizationAction::Allow,

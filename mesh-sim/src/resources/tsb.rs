@@ -6,8 +6,11 @@
 //! kubectl by GitOps pipelines, puts the same names in `tsb.tetrate.io/*` annotations.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use serde::{Deserialize, Serialize};
+use regex::Regex;
+use serde::de::{self, Unexpected};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Annotation naming the organization in the Kubernetes form.
 pub const ORGANIZATION_ANNOTATION: &str = "tsb.tetrate.io/organization";
@@ -296,8 +299,13 @@ pub struct AuthorizationSettings {
     /// Who may call workloads covered by the setting.
     #[serde(default)]
     pub mode: AuthorizationMode,
-    /// CUSTOM mode: `<namespace>/<service-account>`, `<namespace>/*` or `./*`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// CUSTOM mode: `<namespace>/<service-account>`, `<namespace>/*` or `./*`. Other entries
+    /// are rejected when the setting is read, as TSB's API validation rejects them.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "deserialize_service_accounts"
+    )]
     pub service_accounts: Vec<String>,
     /// RULES mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -308,6 +316,37 @@ pub struct AuthorizationSettings {
     /// External HTTP authorization; stored, not simulated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<serde_json::Value>,
+}
+
+/// The entries TSB accepts in `serviceAccounts`: `./*`, `<namespace>/*` or
+/// `<namespace>/<service account>`, where the namespace contains no `.` or `*` and the account
+/// no `*`. This is the validation pattern of TSB's `AuthorizationSettings.serviceAccounts`.
+static SERVICE_ACCOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\./\*$|^[^.*]+/[*]{1}$|^[^.*]+/[^*]+$").expect("the pattern is valid")
+});
+
+/// One `serviceAccounts` entry, checked while it is read so that an error points at the entry.
+struct ServiceAccountEntry(String);
+
+impl<'de> Deserialize<'de> for ServiceAccountEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entry = String::deserialize(deserializer)?;
+        if SERVICE_ACCOUNT.is_match(&entry) {
+            Ok(Self(entry))
+        } else {
+            Err(de::Error::invalid_value(
+                Unexpected::Str(&entry),
+                &"`./*`, `<namespace>/*` or `<namespace>/<service account>`",
+            ))
+        }
+    }
+}
+
+fn deserialize_service_accounts<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    let entries = Vec::<ServiceAccountEntry>::deserialize(deserializer)?;
+    Ok(entries.into_iter().map(|entry| entry.0).collect())
 }
 
 /// The security setting shared by every level of the hierarchy.
@@ -429,4 +468,41 @@ pub struct TsbObject<S> {
     /// Kind-specific spec.
     #[serde(default)]
     pub spec: S,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_service_accounts(entries: &[&str]) -> Result<Vec<String>, serde_json::Error> {
+        let value = serde_json::json!({"mode": "CUSTOM", "serviceAccounts": entries});
+        serde_json::from_value::<AuthorizationSettings>(value)
+            .map(|settings| settings.service_accounts)
+    }
+
+    #[test]
+    fn service_accounts_accept_documented_forms() {
+        for entry in ["./*", "app/*", "app/sleep", "app/sleep.v2"] {
+            assert_eq!(
+                read_service_accounts(&[entry]).ok(),
+                Some(vec![entry.to_owned()]),
+                "{entry}"
+            );
+        }
+    }
+
+    #[test]
+    fn service_accounts_reject_other_forms() {
+        for entry in [
+            "./sleep", "*/sleep", "app", "app/", "/sleep", "app/sl*", "a.b/*", "",
+        ] {
+            let error = read_service_accounts(&[entry]).expect_err(entry);
+            assert!(
+                error
+                    .to_string()
+                    .contains("`<namespace>/<service account>`"),
+                "{entry}: {error}"
+            );
+        }
+    }
 }

@@ -366,6 +366,386 @@ fn replace_and_stricter_across_levels() {
     }
 }
 
+/// The setting of one level in [`effective_settings_table`]: traffic mode, authorization mode
+/// and propagation strategy.
+type LevelSetting = (TrafficMode, AuthorizationMode, Option<PropagationStrategy>);
+
+/// A row of [`effective_settings_table`].
+struct Row {
+    /// The settings of the organization, tenant, workspace w1 and group g1, in that order.
+    levels: [LevelSetting; 4],
+    /// Effective traffic and authorization modes in namespace a (group g1 of workspace w1),
+    /// namespace b (workspace w1, no group) and namespace c (workspace w2, no setting).
+    expected: [(TrafficMode, AuthorizationMode); 3],
+}
+
+/// Effective settings with all four levels set, for every traffic and authorization mode
+/// (UNSET included) at every level, under REPLACE and with STRICTER declared at the
+/// organization, the tenant or the workspace. Each block rotates the modes through the levels
+/// so that each mode appears once at each level. Under REPLACE the lowest level that sets a
+/// field decides it; below a STRICTER level a value replaces the one above only if it is
+/// stricter, in the orders UNSET < OPTIONAL < REQUIRED and UNSET < DISABLED < CLUSTER <
+/// WORKSPACE < NAMESPACE < GROUP < RULES < CUSTOM.
+#[test]
+fn effective_settings_table() {
+    use AuthorizationMode::{Cluster, Custom, Disabled, Group, Namespace, Rules, Workspace};
+    use TrafficMode::{Optional, Required};
+    const UNSET_TRAFFIC: TrafficMode = TrafficMode::Unset;
+    const UNSET_MODE: AuthorizationMode = AuthorizationMode::Unset;
+    // The strategy is left out, which means REPLACE.
+    const OMITTED: Option<PropagationStrategy> = None;
+    const REPLACE: Option<PropagationStrategy> = Some(PropagationStrategy::Replace);
+    const STRICTER: Option<PropagationStrategy> = Some(PropagationStrategy::Stricter);
+    let rows = [
+        // REPLACE at every level.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, OMITTED),
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [
+                (Required, Workspace),
+                (Required, Group),
+                (Optional, Namespace),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [
+                (Optional, Cluster),
+                (Required, Workspace),
+                (Required, Group),
+            ],
+        },
+        Row {
+            levels: [
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [
+                (Required, Disabled),
+                (Optional, Cluster),
+                (Required, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [
+                (Required, Custom),
+                (Required, Disabled),
+                (Optional, Cluster),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Optional, Rules), (Required, Custom), (Required, Disabled)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Rules), (Optional, Rules), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Namespace), (Required, Rules), (Optional, Rules)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Optional, Group), (Required, Namespace), (Required, Rules)],
+        },
+        // STRICTER at the organization.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, STRICTER),
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Optional, Namespace)],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, STRICTER),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [(Required, Group), (Required, Group), (Required, Group)],
+        },
+        Row {
+            levels: [
+                (Required, Group, STRICTER),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Required, Group)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, STRICTER),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [
+                (Required, Custom),
+                (Required, Workspace),
+                (Optional, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, STRICTER),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Cluster)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, STRICTER),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, STRICTER),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Optional, Custom)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, STRICTER),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Required, Rules)],
+        },
+        // STRICTER at the tenant.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, OMITTED),
+                (Optional, Namespace, STRICTER),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Optional, Namespace)],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, REPLACE),
+                (Required, Group, STRICTER),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [(Required, Group), (Required, Group), (Required, Group)],
+        },
+        Row {
+            levels: [
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, STRICTER),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [
+                (Required, Workspace),
+                (Required, Workspace),
+                (Required, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, STRICTER),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [(Required, Custom), (Required, Cluster), (Optional, Cluster)],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, STRICTER),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Disabled)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, STRICTER),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, STRICTER),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Optional, Rules)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, STRICTER),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Required, Rules)],
+        },
+        // STRICTER at the workspace.
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, UNSET_MODE, OMITTED),
+                (Optional, Namespace, REPLACE),
+                (Required, Group, STRICTER),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+            ],
+            expected: [(Required, Group), (Required, Group), (Optional, Namespace)],
+        },
+        Row {
+            levels: [
+                (Optional, Namespace, REPLACE),
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, STRICTER),
+                (Optional, Cluster, OMITTED),
+            ],
+            expected: [
+                (Required, Workspace),
+                (Required, Workspace),
+                (Required, Group),
+            ],
+        },
+        Row {
+            levels: [
+                (Required, Group, OMITTED),
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, STRICTER),
+                (Required, Disabled, REPLACE),
+            ],
+            expected: [
+                (Required, Cluster),
+                (Optional, Cluster),
+                (Required, Workspace),
+            ],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Workspace, REPLACE),
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, STRICTER),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+            ],
+            expected: [
+                (Required, Custom),
+                (Required, Disabled),
+                (Optional, Cluster),
+            ],
+        },
+        Row {
+            levels: [
+                (Optional, Cluster, OMITTED),
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, STRICTER),
+                (Optional, Rules, REPLACE),
+            ],
+            expected: [(Required, Custom), (Required, Custom), (Required, Disabled)],
+        },
+        Row {
+            levels: [
+                (Required, Disabled, REPLACE),
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, STRICTER),
+                (Required, UNSET_MODE, OMITTED),
+            ],
+            expected: [(Required, Rules), (Optional, Rules), (Required, Custom)],
+        },
+        Row {
+            levels: [
+                (UNSET_TRAFFIC, Custom, OMITTED),
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, STRICTER),
+                (UNSET_TRAFFIC, Namespace, REPLACE),
+            ],
+            expected: [(Required, Rules), (Required, Rules), (Optional, Rules)],
+        },
+        Row {
+            levels: [
+                (Optional, Rules, REPLACE),
+                (Required, UNSET_MODE, OMITTED),
+                (UNSET_TRAFFIC, Namespace, STRICTER),
+                (Optional, Group, OMITTED),
+            ],
+            expected: [(Required, Group), (Required, Namespace), (Required, Rules)],
+        },
+    ];
+    let levels = [At::Organization, At::Tenant, At::Workspace, At::Group];
+    for (index, row) in rows.iter().enumerate() {
+        let settings = levels
+            .iter()
+            .zip(row.levels)
+            .map(|(at, (traffic, mode, strategy))| setting(*at, spec(traffic, mode, strategy)))
+            .collect();
+        let effective = effective_security(&state_with(settings));
+        for (namespace, expected) in ["a", "b", "c"].into_iter().zip(row.expected) {
+            let security = &effective[namespace];
+            assert_eq!(
+                (security.traffic_mode, security.authorization),
+                expected,
+                "row {index} ({:?}), namespace {namespace}",
+                row.levels
+            );
+        }
+    }
+}
+
 #[test]
 fn three_levels_with_stricter_in_the_middle() {
     use AuthorizationMode::*;
@@ -410,6 +790,8 @@ fn deprecated_authentication_field_is_read() {
     assert_eq!(effective["a"].traffic_mode, TrafficMode::Required);
 }
 
+/// Under a STRICTER tenant, the workspace's CUSTOM entries are kept only where they equal or
+/// refine a tenant entry. `./` means the namespace the setting applies to.
 #[test]
 fn stricter_custom_keeps_refinements_only() {
     let custom = |accounts: &[&str], strategy| SecuritySettingSpec {
@@ -425,22 +807,34 @@ fn stricter_custom_keeps_refinements_only() {
         ..Default::default()
     };
     let stricter = Some(PropagationStrategy::Stricter);
-    let refined = state_with(vec![
-        setting(At::Tenant, custom(&["sleep/*"], stricter)),
-        setting(At::Workspace, custom(&["sleep/sleep", "other/x"], None)),
-    ]);
-    assert_eq!(
-        effective_security(&refined)["a"].service_accounts,
-        vec!["sleep/sleep"]
-    );
-    let unrelated = state_with(vec![
-        setting(At::Tenant, custom(&["sleep/*"], stricter)),
-        setting(At::Workspace, custom(&["other/x"], None)),
-    ]);
-    assert_eq!(
-        effective_security(&unrelated)["a"].service_accounts,
-        vec!["sleep/*"]
-    );
+    type Accounts = &'static [&'static str];
+    // (tenant entries, workspace entries, namespace, expected effective entries)
+    let cases: [(Accounts, Accounts, &str, Accounts); 8] = [
+        (
+            &["sleep/*"],
+            &["sleep/sleep", "other/x"],
+            "a",
+            &["sleep/sleep"],
+        ),
+        (&["sleep/*"], &["other/x"], "a", &["sleep/*"]),
+        (&["sleep/sleep"], &["sleep/*"], "a", &["sleep/sleep"]),
+        (&["./*"], &["a/curl"], "a", &["a/curl"]),
+        (&["./*"], &["a/curl"], "b", &["./*"]),
+        (&["./*"], &["b/curl"], "b", &["b/curl"]),
+        (&["a/*"], &["./*"], "a", &["./*"]),
+        (&["a/*"], &["./*"], "b", &["a/*"]),
+    ];
+    for (tenant, workspace, namespace, expected) in cases {
+        let state = state_with(vec![
+            setting(At::Tenant, custom(tenant, stricter)),
+            setting(At::Workspace, custom(workspace, None)),
+        ]);
+        assert_eq!(
+            effective_security(&state)[namespace].service_accounts,
+            expected.to_vec(),
+            "tenant {tenant:?}, workspace {workspace:?}, namespace {namespace}"
+        );
+    }
 }
 
 fn generated_policy<'a>(
@@ -553,4 +947,128 @@ fn translation_of_rules_mode() {
     );
     assert!(generated_policy(&generated, "a", GENERATED_DENY_POLICY).is_none());
     let _ = (ORG, TENANT);
+}
+
+/// Returns whether the policies generated for `namespace` allow a request from `principal`
+/// (`None` for plaintext).
+fn generated_policies_allow(
+    generated: &Generated,
+    namespace: &str,
+    principal: Option<&str>,
+) -> bool {
+    use crate::policy::authz::{AppliedPolicy, HttpAttributes, RequestAttributes, evaluate};
+    let policies: Vec<AppliedPolicy> = generated
+        .authorization_policies
+        .iter()
+        .filter(|policy| policy.object.metadata.namespace.as_deref() == Some(namespace))
+        .map(|policy| AppliedPolicy {
+            name: format!(
+                "{namespace}/{}",
+                policy.object.metadata.name.as_deref().unwrap_or_default()
+            ),
+            action: policy.object.spec.action,
+            rules: policy.object.spec.rules.clone(),
+        })
+        .collect();
+    let request = RequestAttributes {
+        principal: principal.map(str::to_owned),
+        source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 8080,
+        http: Some(HttpAttributes {
+            method: "GET".into(),
+            path: "/headers".into(),
+            host: "httpbin".into(),
+            headers: Vec::new(),
+        }),
+    };
+    evaluate(&policies, &request).is_allowed()
+}
+
+/// A rule whose source contains no namespace, or a CUSTOM list with no account, names no
+/// caller. Istio reads an empty principals list as "any", so the translation must not emit
+/// one. Such an allow rule admits no caller, and such a deny rule denies none.
+#[test]
+fn sources_without_namespaces_name_no_caller() {
+    const EMPTY_WORKSPACE: &str = "organizations/o/tenants/t/workspaces/w3";
+    let empty_workspace = Resource::Workspace(object(
+        "Workspace",
+        metadata("w3", Some("o"), Some("t"), None, None),
+        WorkspaceSpec {
+            namespace_selector: NamespaceSelector {
+                names: vec!["*/not-created".into()],
+            },
+            ..Default::default()
+        },
+    ));
+    let rule = |from: &str, to: &str| AuthorizationRule {
+        from: RuleEndpoint { fqn: from.into() },
+        to: RuleEndpoint { fqn: to.into() },
+    };
+    let authorization = |settings: AuthorizationSettings| SecuritySettingSpec {
+        authorization: Some(settings),
+        ..Default::default()
+    };
+    let rules = |allow: Vec<AuthorizationRule>, deny: Vec<AuthorizationRule>| {
+        authorization(AuthorizationSettings {
+            mode: AuthorizationMode::Rules,
+            rules: Some(AuthorizationRules {
+                allow,
+                deny,
+                deny_all: false,
+            }),
+            ..Default::default()
+        })
+    };
+    struct Case {
+        name: &'static str,
+        spec: SecuritySettingSpec,
+        /// Decisions for a caller from namespace c, a caller from namespace a itself and a
+        /// plaintext caller: true when the caller reaches namespace a.
+        expected: [bool; 3],
+    }
+    let cases = [
+        Case {
+            name: "RULES allow from a workspace without namespaces",
+            spec: rules(vec![rule(EMPTY_WORKSPACE, W1)], vec![]),
+            expected: [false, false, false],
+        },
+        Case {
+            name: "RULES allow from an empty workspace and from w2",
+            spec: rules(vec![rule(EMPTY_WORKSPACE, W1), rule(W2, W1)], vec![]),
+            expected: [true, false, false],
+        },
+        Case {
+            name: "RULES deny from a workspace without namespaces",
+            spec: rules(vec![], vec![rule(EMPTY_WORKSPACE, W1)]),
+            expected: [true, true, true],
+        },
+        Case {
+            name: "CUSTOM without service accounts",
+            spec: authorization(AuthorizationSettings {
+                mode: AuthorizationMode::Custom,
+                ..Default::default()
+            }),
+            expected: [false, false, false],
+        },
+    ];
+    for case in cases {
+        let state = state_with(vec![
+            empty_workspace.clone(),
+            setting(At::Workspace, case.spec),
+        ]);
+        let generated = translate(&state);
+        let callers = [
+            ("from c", Some("cluster.local/ns/c/sa/default")),
+            ("from a", Some("cluster.local/ns/a/sa/default")),
+            ("plaintext", None),
+        ];
+        for ((caller, principal), expected) in callers.into_iter().zip(case.expected) {
+            assert_eq!(
+                generated_policies_allow(&generated, "a", principal),
+                expected,
+                "{}: caller {caller}",
+                case.name
+            );
+        }
+    }
 }
