@@ -31,8 +31,9 @@ const PROXY_VARIABLES: &[&str] = &[
     "NO_PROXY",
 ];
 
-/// Protocols curl may use in a pod: those of cluster services (HTTP and raw TCP).
-const ALLOWED_PROTOCOLS: &str = "=http,https,telnet";
+/// Protocols curl may use in a pod: those of cluster services (HTTP, and raw TCP through
+/// telnet or gopher).
+const ALLOWED_PROTOCOLS: &str = "=http,https,telnet,gopher";
 
 /// A directory that exists for one command and is removed afterwards.
 struct ScratchDirectory(PathBuf);
