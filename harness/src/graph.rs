@@ -25,7 +25,8 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The longest chain of calls leading to each workload, so callers sit left of callees.
+/// Computes the maximum length of a chain of calls leading to each workload, so that callers
+/// sit left of their callees.
 fn ranks(nodes: &BTreeSet<Workload>, edges: &[&Edge]) -> BTreeMap<Workload, usize> {
     let mut rank: BTreeMap<Workload, usize> = nodes.iter().map(|node| (node.clone(), 0)).collect();
     // Bellman-Ford style relaxation, bounded by the node count so that cycles end.
@@ -45,7 +46,7 @@ fn ranks(nodes: &BTreeSet<Workload>, edges: &[&Edge]) -> BTreeMap<Workload, usiz
     rank
 }
 
-/// A padlock at (`x`, `y`): closed for mTLS, with its shackle lifted for plaintext.
+/// Draws a padlock at (`x`, `y`): closed for mTLS, with its shackle lifted for plaintext.
 fn padlock(x: f64, y: f64, closed: bool) -> String {
     let (color, shackle) = if closed {
         (
@@ -67,7 +68,7 @@ fn padlock(x: f64, y: f64, closed: bool) -> String {
     )
 }
 
-/// A red cross in a circle at (`x`, `y`), marking connections that did not go through.
+/// Draws a red cross in a circle at (`x`, `y`), marking connections that did not go through.
 fn cross(x: f64, y: f64) -> String {
     format!(
         "<g class=\"blocked\"><circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"6.5\" fill=\"#c62828\"/>\

@@ -146,7 +146,7 @@ impl Results {
     }
 }
 
-/// Whether a probe's observed result let the request through.
+/// Checks whether a probe's observed result let the request through.
 fn is_open(value: &str) -> bool {
     if value == "exit 0" {
         return true;
@@ -176,7 +176,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// The label printed before the change.
+    /// Returns the label printed before the change.
     pub fn label(self) -> &'static str {
         match self {
             Self::Opened => "opened",
@@ -204,7 +204,7 @@ pub struct Change {
 }
 
 impl Change {
-    /// The text `--allow` patterns match: `scenario: kind: subject`.
+    /// Returns the text `--allow` patterns match: `scenario: kind: subject`.
     pub fn key(&self) -> String {
         format!("{}: {}: {}", self.scenario, self.kind.label(), self.subject)
     }
@@ -254,9 +254,9 @@ fn describe(set: &BTreeSet<(String, String)>) -> String {
     parts.join(", ")
 }
 
-/// Compares the connections of one scenario pair by pair: a pair whose connections were all
-/// allowed and now none is has closed, the reverse has opened, a change of the allowed
-/// transports is a transport change, and pairs in one file only are new or gone.
+/// Compares the connections of one scenario pair by pair. A pair whose connections were all
+/// allowed and now none is has closed, and the reverse has opened. A change of the allowed
+/// transports is a transport change, and a pair in one file only is new or gone.
 fn diff_connections(
     scenario: &str,
     old: &BTreeSet<String>,

@@ -1,5 +1,5 @@
-//! Who talked to whom: connection records attributed to workloads, and the edges they add
-//! up to, for traffic assertions, the topology graph and results files.
+//! Connection records attributed to workloads, and the edges they add up to, for traffic
+//! assertions, the topology graph and results files.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,7 +26,7 @@ impl fmt::Display for Workload {
     }
 }
 
-/// How the bytes of a connection travelled.
+/// The transport of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EdgeTransport {
@@ -47,7 +47,7 @@ impl EdgeTransport {
         }
     }
 
-    /// The name scenarios use: `mtls`, `plaintext` or `tls`.
+    /// Returns the name scenarios use: `mtls`, `plaintext` or `tls`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Mtls => "mtls",
@@ -57,11 +57,11 @@ impl EdgeTransport {
     }
 }
 
-/// What became of a connection or request.
+/// The outcome of a connection or request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EdgeOutcome {
-    /// It reached the destination, whatever the destination answered.
+    /// It reached the destination, whatever the destination returned.
     Allowed,
     /// An AuthorizationPolicy denied it (403, or a closed TCP connection).
     Denied,
@@ -84,7 +84,7 @@ impl EdgeOutcome {
         }
     }
 
-    /// The name scenarios use: `allowed`, `denied`, `rejected` or `failed`.
+    /// Returns the name scenarios use: `allowed`, `denied`, `rejected` or `failed`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Allowed => "allowed",
@@ -157,7 +157,7 @@ pub fn attribute(
     }
 }
 
-/// Whether a record is the one that speaks for its connection: the server's inbound record
+/// Checks whether a record is the one that speaks for its connection: the server's inbound record
 /// when the server has a sidecar, otherwise the client's outbound record. A call between two
 /// sidecars is recorded by both, and counting it once keeps edges and counts honest.
 pub fn is_primary(record: &TrafficRecord) -> bool {

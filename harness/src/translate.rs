@@ -31,7 +31,7 @@ pub enum TranslateError {
     },
 }
 
-/// What to translate, and for which cluster.
+/// The cluster to translate for, and the namespaces it has besides those in the files.
 #[derive(Clone, Debug, Default)]
 pub struct TranslateOptions {
     /// The cluster whose name TSB namespace selectors match and whose trust domain the

@@ -27,7 +27,7 @@ pub fn err(line: &str) {
     let _ = writeln!(stderr, "{line}");
 }
 
-/// Which scenarios a command works on.
+/// The scenarios a command works on.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     /// Scenario files or directories.
@@ -53,8 +53,9 @@ impl Selection {
     }
 }
 
-/// Loads every scenario of `selection` and keeps the selected ones, printing each invalid
-/// file as one error line; returns `None` when any file was invalid or nothing was found.
+/// Loads every scenario of `selection` and keeps the selected ones. Each invalid file is
+/// printed as one error line, and the result is `None` when any file was invalid or nothing
+/// was found.
 pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
     let overrides: BTreeMap<String, String> = selection.variables.iter().cloned().collect();
     let files = match scenario::discover(&selection.paths) {

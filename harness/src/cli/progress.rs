@@ -17,7 +17,7 @@ pub struct Progress {
 const CLEAR_LINE: &str = "\r\x1b[2K";
 
 impl Progress {
-    /// A progress line, enabled when stderr is a terminal.
+    /// Creates a progress line, enabled when stderr is a terminal.
     pub fn new() -> Self {
         Self {
             enabled: std::io::stderr().is_terminal(),

@@ -17,11 +17,11 @@ use super::{Selection, err, load_selected, out};
 pub struct RunArguments {
     /// The scenarios.
     pub selection: Selection,
-    /// Where to write the JSON report.
+    /// The JSON report's path.
     pub json: Option<PathBuf>,
-    /// Where to write the JUnit XML report.
+    /// The JUnit XML report's path.
     pub junit: Option<PathBuf>,
-    /// Where to write the results file.
+    /// The results file's path.
     pub results: Option<PathBuf>,
     /// Scenarios at the same time.
     pub jobs: Option<usize>,

@@ -36,7 +36,7 @@ fn count(steps: &[StepReport], outcome: Outcome) -> usize {
     steps.iter().filter(|step| step.outcome == outcome).count()
 }
 
-/// The one-line summary of a step that did not pass, used as the `message` attribute.
+/// Summarizes a step that did not pass in one line, for the `message` attribute.
 fn short_message(step: &StepReport) -> String {
     match (&step.expected_exit_codes, &step.actual_exit_code) {
         (Some(expected), Some(actual)) => {

@@ -10,7 +10,7 @@ use crate::backend::{Backend, ExecOutput};
 use crate::report::{MatrixReport, MatrixRowReport, Outcome, StepReport};
 use crate::scenario::{MatrixCell, MatrixRequest, MatrixSource, MatrixStep, Scenario, Step};
 
-/// What one cell's probe found.
+/// The result of one cell's probe.
 struct CellResult {
     /// The last observation; `None` when the probe could not run.
     observed: Option<MatrixCell>,

@@ -355,7 +355,7 @@ async fn run_exec(
     report
 }
 
-/// What happens during a run, in the order it happens; reporters render these.
+/// An event of a run, delivered in the order it happens; reporters render these.
 #[derive(Debug)]
 pub enum RunEvent<'a> {
     /// A scenario took a job slot and its backend is starting.

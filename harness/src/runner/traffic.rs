@@ -12,7 +12,7 @@ use crate::traffic::{self, Edge, TrafficRecord, Workload};
 /// Pause between looks at the records while waiting for a matching one.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Whether a recorded workload is the one a step names: a Deployment's pods are attributed
+/// Checks whether a recorded workload is the one a step names: a Deployment's pods are attributed
 /// to the Deployment and a bare pod to itself, so the names compare either way.
 fn same_workload(reference: &WorkloadRef, workload: &Workload) -> bool {
     workload.namespace == reference.namespace && workload.name == reference.name

@@ -51,7 +51,7 @@ struct RawRequest {
     args: Option<IgnoredAny>,
 }
 
-/// The entries of a mapping field, with each key's text.
+/// Returns the entries of a mapping field, with each key's text.
 fn entries<'n>(
     context: &StepContext<'_>,
     node: &'n Node,
@@ -137,7 +137,7 @@ fn read_requests(
     Ok(requests)
 }
 
-/// One row of the table: its words with their positions in the block.
+/// Splits one row of the table into its words, with their positions in the block.
 fn words(line: &str, line_number: u64) -> Vec<(String, Pos)> {
     let mut found = Vec::new();
     let mut start = None;

@@ -10,9 +10,9 @@ pub struct Invalid {
     /// Path of the offending field from the object's root, such as `spec.portLevelMtls`
     /// (`["spec", "portLevelMtls"]`); list entries are their index.
     pub path: Vec<String>,
-    /// What is wrong.
+    /// The problem.
     pub message: String,
-    /// What to do.
+    /// The fix to suggest.
     pub hint: String,
 }
 
