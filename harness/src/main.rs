@@ -207,6 +207,7 @@ fn block_on(work: impl std::future::Future<Output = i32>) -> i32 {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    meshcheck::runner::raise_open_file_limit();
     let code = match cli.command {
         Command::Validate { selection } => match cli::load_selected(&selection.into_selection()) {
             Some(scenarios) => {

@@ -32,6 +32,7 @@ fn run(path: PathBuf) -> Result<(), Failed> {
 
 fn main() {
     let arguments = Arguments::from_args();
+    runner::raise_open_file_limit();
     let root = scenarios_dir();
     let files = match scenario::discover(std::slice::from_ref(&root)) {
         Ok(files) => files,

@@ -291,16 +291,19 @@ impl Backend for InProcess {
             })?;
             let mut command = Command::new(curl);
             // `-q` must come first: it stops curl from reading the user's ~/.curlrc.
+            // The network options and the protocol list come after the command's own
+            // arguments: curl lets the last occurrence of an option win, so a scenario
+            // cannot widen the protocols or change the pod's address.
             command
                 .arg("-q")
+                .args(arguments)
+                .args(exec_target.curl_network_args())
                 .args([
                     "--proto",
                     ALLOWED_PROTOCOLS,
                     "--proto-redir",
                     ALLOWED_PROTOCOLS,
                 ])
-                .args(exec_target.curl_network_args())
-                .args(arguments)
                 .current_dir(&scratch.0)
                 .stdin(if stdin.is_some() {
                     Stdio::piped()

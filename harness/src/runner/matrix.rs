@@ -20,10 +20,17 @@ struct CellResult {
     detail: String,
 }
 
-fn observe(output: &ExecOutput) -> Option<MatrixCell> {
-    match output.exit_code? {
-        0 => output.stdout.trim().parse().ok().map(MatrixCell::Status),
-        code => Some(MatrixCell::Exit(code)),
+fn observe(output: &ExecOutput) -> Result<MatrixCell, String> {
+    match output.exit_code {
+        None => Err("curl was killed by a signal".to_owned()),
+        Some(0) => output.stdout.trim().parse().map(MatrixCell::Status).map_err(|_| {
+            format!(
+                "curl printed {:?} where the probe's `-w '%{{http_code}}'` prints the status; \
+                 remove the `-w` or `-o` from the request's args",
+                output.stdout.trim()
+            )
+        }),
+        Some(code) => Ok(MatrixCell::Exit(code)),
     }
 }
 
@@ -54,7 +61,10 @@ async fn probe_cell(
             .exec(&source.target, None, &argv, None, timeout)
             .await
         {
-            Ok(output) => (observe(&output), output.stderr.trim().to_owned()),
+            Ok(output) => match observe(&output) {
+                Ok(cell) => (Some(cell), output.stderr.trim().to_owned()),
+                Err(reason) => (None, reason),
+            },
             Err(error) => (None, format!("the probe could not run: {error}")),
         };
         let matched = observed.is_some_and(|observed| expected.accepts(observed));

@@ -20,6 +20,38 @@ use crate::backend::{Backend, BackendError, BackendKind, ExecOutput};
 use crate::report::{ExecReport, Outcome, RunReport, ScenarioReport, StepReport, describe_matcher};
 use crate::scenario::{Action, DeleteTarget, ExecStep, Expectation, ProbeMode, Scenario, Step};
 
+/// File descriptors one scenario's mesh may hold at once. An estimate: the walkthrough's mesh
+/// (eight pods, seven sidecars, a 15-cell matrix running) peaks at about 300.
+const DESCRIPTORS_PER_SCENARIO: u64 = 512;
+
+/// Raises this process's soft limit on open files to its hard limit, because every pod,
+/// listener and connection of every mesh takes a descriptor, and returns the limit now in
+/// force. Call it once at start-up.
+pub fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
+/// Caps `requested` parallel scenarios to what the open file limit allows.
+fn affordable_jobs(requested: usize) -> usize {
+    let limit = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    let affordable = usize::try_from((limit / DESCRIPTORS_PER_SCENARIO).max(1)).unwrap_or(usize::MAX);
+    if affordable < requested {
+        tracing::warn!(
+            requested,
+            running = affordable,
+            open_file_limit = limit,
+            "running fewer scenarios at once than requested, to stay within the open file limit"
+        );
+    }
+    requested.min(affordable).max(1)
+}
+
 /// Matching results in a row that make an expected success pass.
 pub const REQUIRED_CONSECUTIVE: u32 = 3;
 /// Pause after a probe attempt that did not match, before the next one.
@@ -415,7 +447,7 @@ pub async fn run_all(
     cancel: impl std::future::Future<Output = ()>,
 ) -> RunReport {
     let total = scenarios.len();
-    let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let permits = Arc::new(Semaphore::new(affordable_jobs(options.jobs)));
     let on_event = Arc::new(on_event);
     let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();

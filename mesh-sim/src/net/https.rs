@@ -53,6 +53,7 @@ pub async fn serve<S, B>(
 {
     let acceptor = tls.map(TlsAcceptor::from);
     let mut connections = JoinSet::new();
+    let mut failures = super::AcceptFailures::default();
     loop {
         while connections.try_join_next().is_some() {}
         let accepted = tokio::select! {
@@ -62,8 +63,10 @@ pub async fn serve<S, B>(
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                debug!(%error, "accept failed");
-                tokio::task::yield_now().await;
+                let address = listener
+                    .local_addr()
+                    .map_or_else(|_| "control plane listener".to_owned(), |address| address.to_string());
+                failures.record(&address, &error).await;
                 continue;
             }
         };

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::{AbortHandle, JoinSet};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::{Shared, inbound, outbound};
+use crate::net::AcceptFailures;
 use crate::xds::ProxyConfig;
 
 /// Backlog of each listener.
@@ -122,13 +123,14 @@ impl Listeners {
 /// closing the listener also ends its connections, as deleting a pod does.
 async fn accept_loop(shared: Arc<Shared>, key: ListenerKey, listener: TcpListener) {
     let mut connections = JoinSet::new();
+    let mut failures = AcceptFailures::default();
     loop {
         while connections.try_join_next().is_some() {}
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                warn!(pod = shared.bootstrap.pod, listener = ?key, %error, "accept failed");
-                tokio::task::yield_now().await;
+                let listener = format!("{} {key:?}", shared.bootstrap.pod);
+                failures.record(&listener, &error).await;
                 continue;
             }
         };

@@ -131,13 +131,13 @@ async fn accept_loop(
     counter: Arc<AtomicUsize>,
 ) {
     let mut connections = JoinSet::new();
+    let mut failures = crate::net::AcceptFailures::default();
     loop {
         while connections.try_join_next().is_some() {}
         let (stream, client) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                warn!(%address, %error, "accept failed");
-                tokio::task::yield_now().await;
+                failures.record(&address.to_string(), &error).await;
                 continue;
             }
         };
