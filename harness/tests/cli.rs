@@ -328,3 +328,38 @@ fn diff_lists_only_outside_connections_closing() {
     assert_eq!(same.status.code(), Some(0));
     assert!(text(&same.stdout).contains("0 change(s)"));
 }
+
+#[test]
+fn misspelled_set_and_duplicate_names_are_invalid() {
+    let output = meshcheck(
+        &[
+            "validate",
+            "--set",
+            "TRAFIC_MODE=REQUIRED",
+            "scenarios/regression",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--set TRAFIC_MODE: no selected scenario defines or uses this variable"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("TRAFFIC_MODE"),
+        "the known variables are listed: {stderr}"
+    );
+
+    let dir = TempDir::new("duplicate-names");
+    let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: same}\nspec:\n  steps:\n    - apply: {bundled: sleep, namespace: default}\n";
+    dir.write("a.yaml", scenario);
+    dir.write("b.yaml", scenario);
+    let output = meshcheck(&["validate", dir.0.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("scenario name `same` is also used by"),
+        "{}",
+        text(&output.stderr)
+    );
+}

@@ -91,6 +91,41 @@ pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
     if !valid {
         return None;
     }
+    for (name, _) in &selection.variables {
+        if !scenarios
+            .iter()
+            .any(|scenario| scenario.variables.contains(name))
+        {
+            let known: std::collections::BTreeSet<&String> = scenarios
+                .iter()
+                .flat_map(|scenario| &scenario.variables)
+                .collect();
+            let known: Vec<&str> = known.into_iter().map(String::as_str).collect();
+            err(&format!(
+                "error: --set {name}: no selected scenario defines or uses this variable; check the \
+                 spelling (variables: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+            return None;
+        }
+    }
+    let mut names: BTreeMap<&str, &std::path::Path> = BTreeMap::new();
+    for scenario in &scenarios {
+        if let Some(other) = names.insert(&scenario.name, &scenario.path) {
+            err(&format!(
+                "error: {}: scenario name `{}` is also used by {}; give each scenario its own \
+                 metadata.name, since reports and results files key on it",
+                scenario.path.display(),
+                scenario.name,
+                other.display()
+            ));
+            return None;
+        }
+    }
     let selected: Vec<Scenario> = scenarios
         .into_iter()
         .filter(|scenario| selection.keeps(scenario))

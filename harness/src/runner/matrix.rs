@@ -23,13 +23,18 @@ struct CellResult {
 fn observe(output: &ExecOutput) -> Result<MatrixCell, String> {
     match output.exit_code {
         None => Err("curl was killed by a signal".to_owned()),
-        Some(0) => output.stdout.trim().parse().map(MatrixCell::Status).map_err(|_| {
-            format!(
-                "curl printed {:?} where the probe's `-w '%{{http_code}}'` prints the status; \
+        Some(0) => output
+            .stdout
+            .trim()
+            .parse()
+            .map(MatrixCell::Status)
+            .map_err(|_| {
+                format!(
+                    "curl printed {:?} where the probe's `-w '%{{http_code}}'` prints the status; \
                  remove the `-w` or `-o` from the request's args",
-                output.stdout.trim()
-            )
-        }),
+                    output.stdout.trim()
+                )
+            }),
         Some(code) => Ok(MatrixCell::Exit(code)),
     }
 }

@@ -40,7 +40,8 @@ pub fn raise_open_file_limit() -> u64 {
 /// Caps `requested` parallel scenarios to what the open file limit allows.
 fn affordable_jobs(requested: usize) -> usize {
     let limit = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
-    let affordable = usize::try_from((limit / DESCRIPTORS_PER_SCENARIO).max(1)).unwrap_or(usize::MAX);
+    let affordable =
+        usize::try_from((limit / DESCRIPTORS_PER_SCENARIO).max(1)).unwrap_or(usize::MAX);
     if affordable < requested {
         tracing::warn!(
             requested,

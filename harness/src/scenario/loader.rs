@@ -96,6 +96,7 @@ pub(crate) fn load_scenario(
     let timeouts = read_timeouts(&document, raw.spec.timeouts)?;
 
     let defined = raw.spec.variables.unwrap_or_default();
+    let defined_names: std::collections::BTreeSet<String> = defined.keys().cloned().collect();
     check_variable_names(&document)?;
     let variables = Variables::new(defined, overrides);
 
@@ -124,6 +125,7 @@ pub(crate) fn load_scenario(
         cluster,
         timeouts,
         steps,
+        variables: defined_names.into_iter().chain(variables.used()).collect(),
     })
 }
 

@@ -75,6 +75,9 @@ pub struct Scenario {
     pub timeouts: Timeouts,
     /// `spec.steps`, in file order; never empty.
     pub steps: Vec<Step>,
+    /// Names of the variables the scenario defines under `spec.variables` or references,
+    /// which `--set` may set.
+    pub variables: std::collections::BTreeSet<String>,
 }
 
 /// The simulated cluster (`spec.cluster`).

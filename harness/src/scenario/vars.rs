@@ -1,6 +1,7 @@
 //! Scenario variables: `${NAME}` references replaced in the strings of steps and manifests.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::ScenarioError;
 use super::yaml::{Node, Origin, Pos, Value};
@@ -9,6 +10,9 @@ use super::yaml::{Node, Origin, Pos, Value};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Variables {
     values: BTreeMap<String, String>,
+    /// Names referenced so far, so that the loader can report which variables a scenario
+    /// uses.
+    used: RefCell<BTreeSet<String>>,
 }
 
 /// Error expanding a string, with the byte offset of the reference in the string.
@@ -30,7 +34,15 @@ impl Variables {
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone())),
         );
-        Self { values }
+        Self {
+            values,
+            used: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// Returns the names of every variable a reference so far named.
+    pub fn used(&self) -> BTreeSet<String> {
+        self.used.borrow().clone()
     }
 
     /// Returns whether `name` may be used as a variable name: an ASCII letter or `_`, then letters,
@@ -108,6 +120,7 @@ impl Variables {
             if !Self::is_valid_name(name) {
                 return Err(malformed(offset, reference));
             }
+            self.used.borrow_mut().insert(name.to_owned());
             let Some(value) = self.values.get(name) else {
                 return Err(ReferenceError {
                     offset,

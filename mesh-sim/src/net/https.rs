@@ -63,9 +63,10 @@ pub async fn serve<S, B>(
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                let address = listener
-                    .local_addr()
-                    .map_or_else(|_| "control plane listener".to_owned(), |address| address.to_string());
+                let address = listener.local_addr().map_or_else(
+                    |_| "control plane listener".to_owned(),
+                    |address| address.to_string(),
+                );
                 failures.record(&address, &error).await;
                 continue;
             }
