@@ -19,7 +19,7 @@ impl AcceptFailures {
     /// Records a failure of `listener`, logs it when due, and waits [`ACCEPT_BACKOFF`].
     pub async fn record(&mut self, listener: &str, error: &std::io::Error) {
         self.count += 1;
-        if self.count == 1 || self.count % 100 == 0 {
+        if self.count == 1 || self.count.is_multiple_of(100) {
             tracing::warn!(%listener, %error, failures = self.count, "accept failed; retrying");
         }
         tokio::time::sleep(ACCEPT_BACKOFF).await;
