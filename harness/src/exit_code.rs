@@ -11,6 +11,6 @@ pub const INVALID_INPUT: i32 = 2;
 pub const BACKEND_UNAVAILABLE: i32 = 3;
 /// No step failed, but some probe could not run, so a result is unknown.
 pub const INCONCLUSIVE: i32 = 4;
-/// The run was interrupted by SIGINT or SIGTERM (128 plus the number of SIGINT, as shells
-/// report it); the report lists the scenarios it stopped as skipped.
+/// The run was interrupted by SIGINT, SIGTERM or SIGHUP (128 plus the number of SIGINT, as
+/// shells report an interrupt); the reports list the steps it did not reach as skipped.
 pub const INTERRUPTED: i32 = 130;

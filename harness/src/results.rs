@@ -20,6 +20,10 @@ pub const RESULTS_VERSION: u32 = 1;
 pub struct Results {
     /// [`RESULTS_VERSION`].
     pub schema_version: u32,
+    /// Whether the run was interrupted, so that some probes did not run; `diff` refuses such
+    /// a file.
+    #[serde(default)]
+    pub interrupted: bool,
     /// By scenario name.
     pub scenarios: BTreeMap<String, ScenarioResults>,
 }
@@ -112,6 +116,7 @@ impl Results {
         }
         Self {
             schema_version: RESULTS_VERSION,
+            interrupted: report.interrupted,
             scenarios,
         }
     }
@@ -135,6 +140,12 @@ impl Results {
                 error.column()
             )
         })?;
+        if results.interrupted {
+            return Err(format!(
+                "{}: the run that wrote these results was interrupted, so some probes did not run; run it again to completion",
+                path.display()
+            ));
+        }
         if results.schema_version != RESULTS_VERSION {
             return Err(format!(
                 "{}: results file version {} is not supported (expected {RESULTS_VERSION}); write it again with this meshcheck",
@@ -171,7 +182,8 @@ pub enum ChangeKind {
     NewConnection,
     /// A connection that no longer occurs.
     GoneConnection,
-    /// A probe or scenario present in one file only.
+    /// A probe or scenario present in one file only, or one that did not run (or could not
+    /// observe anything) in one of them.
     Missing,
 }
 
@@ -185,7 +197,7 @@ impl ChangeKind {
             Self::Transport => "transport",
             Self::NewConnection => "new connection",
             Self::GoneConnection => "gone connection",
-            Self::Missing => "only in one",
+            Self::Missing => "not comparable",
         }
     }
 }
@@ -342,7 +354,9 @@ pub fn diff(old: &Results, new: &Results) -> Vec<Change> {
             if old_value == new_value {
                 continue;
             }
+            let not_run = |value: &str| matches!(value, "not run" | "killed") || value == "?";
             let kind = match (is_open(old_value), is_open(new_value)) {
+                _ if not_run(old_value) || not_run(new_value) => ChangeKind::Missing,
                 (false, true) => ChangeKind::Opened,
                 (true, false) => ChangeKind::Closed,
                 _ => ChangeKind::Changed,

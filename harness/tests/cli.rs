@@ -363,3 +363,60 @@ fn misspelled_set_and_duplicate_names_are_invalid() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn interrupt_stops_curl_and_keeps_finished_steps() {
+    let dir = TempDir::new("interrupt");
+    let marker = format!("meshcheck-interrupt-{}", std::process::id());
+    let scenario = format!(
+        "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: long}}\nspec:\n  steps:\n    - apply: {{bundled: httpbin, namespace: default}}\n    - apply: {{bundled: sleep, namespace: default}}\n    - exec: {{target: deploy/sleep, command: 'curl -s http://httpbin:8000/delay/9?{marker}'}}\n      expect: {{stdout: {{contains: url}}}}\n"
+    );
+    let path = dir.write("long.yaml", &scenario);
+    let report = dir.0.join("report.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshcheck"))
+        .args([
+            "run",
+            "--json",
+            report.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ])
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait, bounded, until the slow probe's curl runs: then the first steps have finished.
+    let curl_running = || {
+        Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !curl_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe's curl never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let signal = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(signal.success(), "SIGINT sent");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(!curl_running(), "no curl is left behind");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let outcomes: Vec<&str> = report["scenarios"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["passed", "passed", "skipped"],
+        "finished steps are kept"
+    );
+}

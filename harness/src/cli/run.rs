@@ -37,24 +37,24 @@ fn check_writable(path: &Path, what: &str) -> Result<(), String> {
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
+/// Completes on SIGINT, SIGTERM or SIGHUP (a closed terminal).
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch for SIGTERM; only SIGINT stops a run cleanly");
-                let _ = interrupt.await;
-                return;
-            }
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("cannot watch for SIGTERM and SIGHUP; only SIGINT stops a run cleanly");
+            let _ = interrupt.await;
+            return;
         };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
         }
     }
     #[cfg(not(unix))]
@@ -125,6 +125,18 @@ pub async fn run(arguments: RunArguments) -> i32 {
     )
     .await;
     progress.clear();
+    if report.interrupted {
+        // Stopped scenarios sent no finished event; show what they got through.
+        let stopped = report.scenarios.iter().filter(|scenario| {
+            scenario
+                .steps
+                .iter()
+                .any(|step| step.message.as_deref() == Some(runner::INTERRUPTED_REASON))
+        });
+        for scenario in stopped {
+            out(&report::human::scenario_text(scenario));
+        }
+    }
     out(&report::human::summary_text(&report));
     if report.interrupted {
         err("error: interrupted; scenarios still running were stopped and are reported as skipped");

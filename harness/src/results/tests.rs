@@ -10,6 +10,7 @@ fn results(probes: &[(&str, &str)], connections: &[&str]) -> Results {
     };
     Results {
         schema_version: RESULTS_VERSION,
+        interrupted: false,
         scenarios: [("walkthrough".to_owned(), scenario)].into(),
     }
 }

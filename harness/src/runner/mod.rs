@@ -53,6 +53,9 @@ fn affordable_jobs(requested: usize) -> usize {
     requested.min(affordable).max(1)
 }
 
+/// The message of steps that an interrupted run did not reach.
+pub const INTERRUPTED_REASON: &str = "skipped: the run was interrupted";
+
 /// Matching results in a row that make an expected success pass.
 pub const REQUIRED_CONSECUTIVE: u32 = 3;
 /// Pause after a probe attempt that did not match, before the next one.
@@ -150,6 +153,36 @@ pub fn mismatches(expect: &Expectation, output: &ExecOutput) -> Vec<String> {
 
 /// Runs every step of `scenario` on a fresh backend and stops the backend afterwards.
 pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> ScenarioReport {
+    run_scenario_reporting(scenario, backend_kind, &StepLog::default()).await
+}
+
+/// The reports of a scenario's finished steps, readable while it runs, so that an
+/// interrupted run can still report the steps that ran.
+#[derive(Clone, Debug, Default)]
+pub struct StepLog(Arc<std::sync::Mutex<Vec<StepReport>>>);
+
+impl StepLog {
+    fn push(&self, report: StepReport) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(report);
+    }
+
+    fn finished(&self) -> Vec<StepReport> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Runs a scenario as [`run_scenario`] does, logging each finished step to `log`.
+async fn run_scenario_reporting(
+    scenario: &Scenario,
+    backend_kind: BackendKind,
+    log: &StepLog,
+) -> ScenarioReport {
     let started = Instant::now();
     let span = info_span!("scenario", scenario = scenario.name);
     async {
@@ -180,7 +213,7 @@ pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> Sce
                 };
             }
         };
-        let steps = run_steps(scenario, backend.as_ref()).await;
+        let steps = run_steps(scenario, backend.as_ref(), log).await;
         let connections = crate::traffic::edges(&backend.shutdown().await);
         let outcome = ScenarioReport::overall(None, &steps);
         info!(?outcome, elapsed = ?started.elapsed(), "scenario finished");
@@ -198,7 +231,7 @@ pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> Sce
     .await
 }
 
-async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport> {
+async fn run_steps(scenario: &Scenario, backend: &dyn Backend, log: &StepLog) -> Vec<StepReport> {
     let mut reports = Vec::with_capacity(scenario.steps.len());
     let mut blocked: Option<String> = None;
     // Traffic steps look at the records reported after the last change step.
@@ -231,6 +264,7 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend) -> Vec<StepReport
                 step.name
             ));
         }
+        log.push(report.clone());
         reports.push(report);
     }
     reports
@@ -411,6 +445,23 @@ pub enum RunEvent<'a> {
     },
 }
 
+/// The report of a scenario the run stopped: the steps that finished, then the others as
+/// skipped.
+fn interrupted_report(scenario: &Scenario, finished: Vec<StepReport>) -> ScenarioReport {
+    let mut report = not_run(scenario, INTERRUPTED_REASON);
+    let done = finished.len();
+    report
+        .steps
+        .splice(..done.min(report.steps.len()), finished);
+    if done > 0 {
+        report.outcome = match ScenarioReport::overall(None, &report.steps) {
+            Outcome::Passed => Outcome::Skipped,
+            other => other,
+        };
+    }
+    report
+}
+
 fn not_run(scenario: &Scenario, reason: &str) -> ScenarioReport {
     let steps = scenario
         .steps
@@ -452,8 +503,10 @@ pub async fn run_all(
     let on_event = Arc::new(on_event);
     let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let scenarios: Vec<Arc<Scenario>> = scenarios.into_iter().map(Arc::new).collect();
+    let logs: Vec<StepLog> = scenarios.iter().map(|_| StepLog::default()).collect();
     let mut tasks = tokio::task::JoinSet::new();
     for (index, scenario) in scenarios.iter().enumerate() {
+        let log = logs[index].clone();
         let permits = permits.clone();
         let on_event = on_event.clone();
         let finished = finished.clone();
@@ -466,7 +519,7 @@ pub async fn run_all(
                 finished: finished.load(std::sync::atomic::Ordering::Relaxed),
                 total,
             });
-            let report = run_scenario(&scenario, backend).await;
+            let report = run_scenario_reporting(&scenario, backend, &log).await;
             let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             on_event(RunEvent::Finished {
                 report: &report,
@@ -496,10 +549,10 @@ pub async fn run_all(
     }
     let reports = reports
         .into_iter()
-        .zip(&scenarios)
-        .map(|(report, scenario)| match report {
+        .zip(scenarios.iter().zip(&logs))
+        .map(|(report, (scenario, log))| match report {
             Some(report) => report,
-            None if interrupted => not_run(scenario, "skipped: the run was interrupted"),
+            None if interrupted => interrupted_report(scenario, log.finished()),
             None => ScenarioReport {
                 outcome: Outcome::Inconclusive,
                 error: Some("the harness failed while running the scenario".to_owned()),
