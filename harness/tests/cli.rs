@@ -373,7 +373,7 @@ fn interrupt_stops_curl_and_keeps_finished_steps() {
     );
     let path = dir.write("long.yaml", &scenario);
     let report = dir.0.join("report.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshcheck"))
+    let child = Command::new(env!("CARGO_BIN_EXE_meshcheck"))
         .args([
             "run",
             "--json",
