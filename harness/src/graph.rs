@@ -345,6 +345,7 @@ mod tests {
         Workload {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
+            deployment: true,
             in_mesh,
         }
     }

@@ -15,6 +15,9 @@ pub struct Workload {
     pub namespace: String,
     /// Deployment or pod name, or the address for something that is no pod.
     pub name: String,
+    /// Whether the name is a Deployment's (`true`) or a bare pod's or address's (`false`).
+    #[serde(default)]
+    pub deployment: bool,
     /// Whether the workload's pods have sidecars.
     pub in_mesh: bool,
 }
@@ -127,6 +130,7 @@ pub fn attribute(
     let unknown = |address: std::net::SocketAddr| Workload {
         namespace: String::new(),
         name: address.ip().to_string(),
+        deployment: false,
         in_mesh: false,
     };
     let source = record
@@ -234,6 +238,7 @@ pub fn edges(records: &[TrafficRecord]) -> Vec<Edge> {
                 .map(|(namespace, _)| namespace.to_owned())
                 .unwrap_or_default(),
             name: "no endpoint".to_owned(),
+            deployment: false,
             in_mesh: false,
         });
         let key = (

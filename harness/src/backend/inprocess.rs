@@ -64,6 +64,7 @@ fn attribute_all(
         pods.summary(pod).map(|summary| Workload {
             namespace: summary.namespace,
             name: summary.workload,
+            deployment: summary.deployment,
             in_mesh: summary.injected,
         })
     };

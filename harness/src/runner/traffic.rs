@@ -6,16 +6,20 @@ use std::time::{Duration, Instant};
 use super::bare_report;
 use crate::backend::Backend;
 use crate::report::{Outcome, StepReport};
-use crate::scenario::{Scenario, Step, TrafficDestination, TrafficStep, WorkloadRef};
+use crate::scenario::{Scenario, Step, TrafficDestination, TrafficStep, WorkloadKind, WorkloadRef};
 use crate::traffic::{self, Edge, TrafficRecord, Workload};
 
 /// Pause between looks at the records while waiting for a matching one.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Checks whether a recorded workload is the one a step names: a Deployment's pods are attributed
-/// to the Deployment and a bare pod to itself, so the names compare either way.
+/// Checks whether a recorded workload is the one a step names: `deploy/NAME` matches the pods
+/// of that Deployment, `pod/NAME` a pod created on its own.
 fn same_workload(reference: &WorkloadRef, workload: &Workload) -> bool {
-    workload.namespace == reference.namespace && workload.name == reference.name
+    let kind_matches = match reference.kind {
+        WorkloadKind::Deployment => workload.deployment,
+        WorkloadKind::Pod => !workload.deployment,
+    };
+    kind_matches && workload.namespace == reference.namespace && workload.name == reference.name
 }
 
 fn matches_ends(step: &TrafficStep, record: &TrafficRecord) -> bool {
@@ -129,4 +133,42 @@ pub(super) async fn run_traffic(
         started.elapsed(),
         failed.then(|| lines.join("\n")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(name: &str, deployment: bool) -> Workload {
+        Workload {
+            namespace: "sleep".to_owned(),
+            name: name.to_owned(),
+            deployment,
+            in_mesh: true,
+        }
+    }
+
+    fn reference(kind: WorkloadKind, name: &str) -> WorkloadRef {
+        WorkloadRef {
+            kind,
+            name: name.to_owned(),
+            namespace: "sleep".to_owned(),
+        }
+    }
+
+    #[test]
+    fn deployments_and_bare_pods_of_one_name_are_told_apart() {
+        let from_deployment = workload("sleep", true);
+        let bare_pod = workload("sleep", false);
+        let deploy = reference(WorkloadKind::Deployment, "sleep");
+        let pod = reference(WorkloadKind::Pod, "sleep");
+        assert!(same_workload(&deploy, &from_deployment));
+        assert!(!same_workload(&deploy, &bare_pod));
+        assert!(same_workload(&pod, &bare_pod));
+        assert!(!same_workload(&pod, &from_deployment));
+        assert!(!same_workload(
+            &reference(WorkloadKind::Deployment, "other"),
+            &from_deployment
+        ));
+    }
 }

@@ -24,8 +24,73 @@ fn invalid(path: &[&str], message: impl Into<String>, hint: impl Into<String>) -
     }
 }
 
+/// Whether `part` is lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit.
+fn is_label_text(part: &str) -> bool {
+    !part.is_empty()
+        && part
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && !part.starts_with('-')
+        && !part.ends_with('-')
+}
+
+/// Whether `name` is a DNS-1123 label: label text of at most 63 characters.
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && is_label_text(name)
+}
+
+/// Whether `name` is a DNS-1123 subdomain as Kubernetes checks it: dot-separated label text,
+/// at most 253 characters in all.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_label_text)
+}
+
+/// Checks `metadata.name` and `metadata.namespace` of Kubernetes and Istio objects.
+fn names(resource: &Resource) -> Result<(), Invalid> {
+    use super::ResourceKind;
+    let Some(meta) = resource.object_meta() else {
+        return Ok(());
+    };
+    let name = meta.name.as_deref().unwrap_or_default();
+    let (valid, rule) = match resource.kind() {
+        ResourceKind::Namespace => (
+            is_dns_label(name),
+            "a DNS-1123 label: lowercase letters, digits and '-', at most 63",
+        ),
+        ResourceKind::Service => (
+            is_dns_label(name) && name.starts_with(|first: char| first.is_ascii_lowercase()),
+            "a DNS-1035 label: a lowercase letter, then lowercase letters, digits and '-', at most 63",
+        ),
+        _ => (
+            is_dns_subdomain(name),
+            "a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+        ),
+    };
+    if !name.is_empty() && !valid {
+        return Err(invalid(
+            &["metadata", "name"],
+            format!("invalid {} name `{name}`", resource.kind()),
+            format!("a {} name must be {rule}", resource.kind()),
+        ));
+    }
+    if let Some(namespace) = meta
+        .namespace
+        .as_deref()
+        .filter(|namespace| !is_dns_label(namespace))
+    {
+        return Err(invalid(
+            &["metadata", "namespace"],
+            format!("invalid namespace `{namespace}`"),
+            "a namespace must be a DNS-1123 label: lowercase letters, digits and '-', at most 63",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks `resource` as its API server's validation would.
 pub fn validate(resource: &Resource) -> Result<(), Invalid> {
+    names(resource)?;
     match resource {
         Resource::PeerAuthentication(policy) => peer_authentication(policy),
         Resource::AuthorizationPolicy(policy) => authorization_policy(policy),
@@ -280,6 +345,24 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(wildcard(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_names() {
+        let long = "x".repeat(64);
+        let cases = [
+            ("bookinfo", true, true),
+            ("a-b-1", true, true),
+            ("UPPER", false, false),
+            ("a<script>", false, false),
+            ("-lead", false, false),
+            ("reviews.v1", false, true),
+            (long.as_str(), false, true),
+        ];
+        for (name, label, subdomain) in cases {
+            assert_eq!(is_dns_label(name), label, "label {name}");
+            assert_eq!(is_dns_subdomain(name), subdomain, "subdomain {name}");
         }
     }
 

@@ -59,6 +59,8 @@ pub struct PodSummary {
     pub namespace: String,
     /// The Deployment that owns the pod, or the pod's own name for a bare pod.
     pub workload: String,
+    /// Whether a Deployment owns the pod.
+    pub deployment: bool,
     /// Whether the pod had a sidecar.
     pub injected: bool,
     /// The pod's service account.
@@ -73,6 +75,7 @@ impl PodSummary {
                 .owner
                 .as_ref()
                 .map_or_else(|| pod.name.clone(), |owner| owner.deployment.clone()),
+            deployment: pod.owner.is_some(),
             injected: pod.injected,
             service_account: pod.service_account.clone(),
         }
