@@ -133,11 +133,20 @@ impl Results {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
         let results: Self = serde_json::from_str(&text).map_err(|error| {
+            let location = format!("{}:{}:{}", path.display(), error.line(), error.column());
+            if is_json_report(&text) {
+                return format!(
+                    "{location}: this is a JSON report (`meshcheck run --json`), not a results file; \
+                     write one with `meshcheck run --results FILE` and compare those"
+                );
+            }
+            // serde_json ends its message with the position, which the prefix already gives.
+            let message = error.to_string();
+            let message = message
+                .rfind(" at line ")
+                .map_or(message.as_str(), |end| &message[..end]);
             format!(
-                "{}:{}:{}: invalid results file: {error}; write it with `meshcheck run --results`",
-                path.display(),
-                error.line(),
-                error.column()
+                "{location}: invalid results file: {message}; write it with `meshcheck run --results`"
             )
         })?;
         if results.interrupted {
@@ -155,6 +164,12 @@ impl Results {
         }
         Ok(results)
     }
+}
+
+/// Checks whether `text` is a JSON report rather than a results file.
+fn is_json_report(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|value| value.get("summary").is_some() && value.get("backend").is_some())
 }
 
 /// Checks whether a probe's observed result let the request through.

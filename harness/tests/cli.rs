@@ -420,3 +420,30 @@ fn interrupt_stops_curl_and_keeps_finished_steps() {
         "finished steps are kept"
     );
 }
+
+#[test]
+fn unwritable_report_stops_before_the_mesh_and_leaves_other_files_alone() {
+    let dir = TempDir::new("unwritable");
+    let earlier = dir.write("earlier.json", "{\"kept\": true}\n");
+    let unwritable = dir.0.join("no-such-directory").join("out.xml");
+    let output = meshcheck(
+        &[
+            "run",
+            "--json",
+            earlier.to_str().expect("utf-8 path"),
+            "--junit",
+            unwritable.to_str().expect("utf-8 path"),
+            "scenarios/istio/namespace-strict-peer-authentication.yaml",
+        ],
+        None,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write the JUnit report to"), "{stderr}");
+    assert!(!text(&output.stdout).contains("PASS"), "no scenario may run");
+    assert_eq!(
+        std::fs::read_to_string(&earlier).expect("earlier report"),
+        "{\"kept\": true}\n",
+        "checking that a report can be written must not empty it"
+    );
+}

@@ -21,11 +21,8 @@ pub async fn graph(selection: &Selection, output: &Path) -> i32 {
         ));
         return exit_code::INVALID_INPUT;
     };
-    if let Err(error) = std::fs::File::create(output) {
-        err(&format!(
-            "error: cannot write the graph to {}: {error}",
-            output.display()
-        ));
+    if let Err(message) = super::check_writable(output, "graph") {
+        err(&message);
         return exit_code::INVALID_INPUT;
     }
     let report = runner::run_scenario(scenario, BackendKind::InProcess).await;

@@ -9,7 +9,7 @@ pub mod run;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use meshcheck::scenario::{self, Scenario};
 
@@ -135,4 +135,23 @@ pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
         return None;
     }
     Some(selected)
+}
+
+/// Checks before any mesh starts that an output file can be written, without changing it: an
+/// existing file is opened for appending, a missing one is created and removed again.
+pub fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+    let cannot = |error: std::io::Error| {
+        format!(
+            "error: cannot write the {what} to {}: {error}",
+            path.display()
+        )
+    };
+    match std::fs::OpenOptions::new().append(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::File::create(path).map_err(cannot)?;
+            std::fs::remove_file(path).map_err(cannot)
+        }
+        Err(error) => Err(cannot(error)),
+    }
 }

@@ -1,7 +1,7 @@
 //! `meshcheck run`: runs the selected scenarios, prints each one's report as it finishes,
 //! writes the requested report files, and stops cleanly on SIGINT or SIGTERM.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use meshcheck::exit_code;
@@ -25,16 +25,6 @@ pub struct RunArguments {
     pub results: Option<PathBuf>,
     /// Scenarios at the same time.
     pub jobs: Option<usize>,
-}
-
-/// Checks before any mesh starts that a report file can be written, by creating it.
-fn check_writable(path: &Path, what: &str) -> Result<(), String> {
-    std::fs::File::create(path).map(drop).map_err(|error| {
-        format!(
-            "error: cannot write the {what} to {}: {error}",
-            path.display()
-        )
-    })
 }
 
 /// Completes on SIGINT, SIGTERM or SIGHUP (a closed terminal).
@@ -90,9 +80,10 @@ pub async fn run(arguments: RunArguments) -> i32 {
     for (path, what) in [
         (&arguments.json, "JSON report"),
         (&arguments.junit, "JUnit report"),
+        (&arguments.results, "results file"),
     ] {
         if let Some(path) = path
-            && let Err(message) = check_writable(path, what)
+            && let Err(message) = super::check_writable(path, what)
         {
             err(&message);
             return exit_code::INVALID_INPUT;

@@ -166,3 +166,37 @@ fn exec_values_distinguish_status_codes() {
     assert_eq!(exec_value(Some(Some(56)), Some("000")), "exit 56");
     assert_eq!(exec_value(None, None), "not run");
 }
+
+/// Writes `text` to a file of its own under the system's temporary directory.
+fn scratch_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("meshcheck-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).expect("write scratch file");
+    path
+}
+
+#[test]
+fn reading_a_json_report_says_which_file_is_wanted() {
+    let path = scratch_file(
+        "report.json",
+        "{\n  \"schemaVersion\": 1,\n  \"backend\": \"inprocess\",\n  \"summary\": {}\n}\n",
+    );
+    let error = Results::read(&path).expect_err("a JSON report is no results file");
+    std::fs::remove_file(&path).ok();
+    assert!(error.contains(":3:"), "{error}");
+    assert!(
+        error.contains("this is a JSON report (`meshcheck run --json`), not a results file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn malformed_results_name_the_position_once() {
+    let path = scratch_file("broken.json", "{\n  \"schemaVersion\": 1,\n  oops\n}\n");
+    let error = Results::read(&path).expect_err("malformed JSON");
+    std::fs::remove_file(&path).ok();
+    assert!(
+        error.contains("broken.json:3:3: invalid results file: "),
+        "{error}"
+    );
+    assert!(!error.contains("at line"), "{error}");
+}
