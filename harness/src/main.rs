@@ -70,7 +70,7 @@ enum Command {
         /// and without timestamps, for `meshcheck diff`.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
-        /// Scenarios to run at the same time, at least 1 [default: the number of CPUs].
+        /// Scenarios to run at the same time, 1 to 200 [default: the number of CPUs].
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=200))]
         jobs: Option<u16>,
     },
