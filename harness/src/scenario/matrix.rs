@@ -51,11 +51,16 @@ struct RawRequest {
     args: Option<IgnoredAny>,
 }
 
-/// Returns the entries of a mapping field, with each key's text.
+/// Returns the entries of a mapping field, with each key's text. `item` names one entry in
+/// errors.
+///
+/// The names head the rows and columns of the table, which separates its cells with
+/// whitespace and starts comments with `#`, so names cannot contain either.
 fn entries<'n>(
     context: &StepContext<'_>,
     node: &'n Node,
     field: &str,
+    item: &str,
 ) -> Result<Vec<(String, &'n Node, &'n Node)>, ScenarioError> {
     let Value::Map(entries) = &node.value else {
         return Err(context.error(
@@ -74,13 +79,46 @@ fn entries<'n>(
             "add at least one entry",
         ));
     }
-    Ok(entries
+    entries
         .iter()
-        .map(|(key, value)| {
-            let name = key.scalar_text(&context.document.text).unwrap_or_default();
-            (name, key, value)
-        })
-        .collect())
+        .map(|(key, value)| Ok((entry_name(context, key, item)?, key, value)))
+        .collect()
+}
+
+/// Reads the name of a source or request, which must be one word of the table.
+fn entry_name(context: &StepContext<'_>, key: &Node, item: &str) -> Result<String, ScenarioError> {
+    let Some(name) = key.scalar_text(&context.document.text) else {
+        return Err(context.error(
+            key.pos,
+            format!("a {item} name must be a string, found {}", key.type_name()),
+            format!("name the {item} with a word such as `inside`"),
+        ));
+    };
+    if name.trim().is_empty() {
+        return Err(context.error(
+            key.pos,
+            format!("a {item} name is empty"),
+            format!("name the {item} with a word such as `inside`"),
+        ));
+    }
+    if name.chars().any(char::is_whitespace) {
+        let suggestion = name.split_whitespace().collect::<Vec<_>>().join("-");
+        return Err(context.error(
+            key.pos,
+            format!(
+                "{item} name `{name}` contains whitespace, which separates the cells of the table"
+            ),
+            format!("rename the {item} without whitespace, such as `{suggestion}`"),
+        ));
+    }
+    if name.contains('#') {
+        return Err(context.error(
+            key.pos,
+            format!("{item} name `{name}` contains `#`, which starts a comment in the table"),
+            format!("rename the {item} without `#`"),
+        ));
+    }
+    Ok(name)
 }
 
 fn read_sources(
@@ -88,7 +126,7 @@ fn read_sources(
     node: &Node,
 ) -> Result<Vec<MatrixSource>, ScenarioError> {
     let mut sources = Vec::new();
-    for (name, _, value) in entries(context, node, "sources")? {
+    for (name, _, value) in entries(context, node, "sources", "source")? {
         let raw: RawSource = context.read(value, "source")?;
         let namespace = context.read_namespace(value)?;
         let namespace = namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
@@ -104,7 +142,7 @@ fn read_requests(
     node: &Node,
 ) -> Result<Vec<MatrixRequest>, ScenarioError> {
     let mut requests = Vec::new();
-    for (name, _, value) in entries(context, node, "requests")? {
+    for (name, _, value) in entries(context, node, "requests", "request")? {
         let (url, args) = match &value.value {
             Value::Map(_) => {
                 let raw: RawRequest = context.read(value, "request")?;
@@ -266,6 +304,14 @@ fn read_table(
         let mut cells = vec![MatrixCell::Any; requests.len()];
         for ((text, pos), column) in row.iter().skip(1).zip(&order) {
             cells[*column] = MatrixCell::parse(text).ok_or_else(|| {
+                let number = text.strip_prefix(['E', 'e']).unwrap_or(text);
+                if number.len() > 1 && number.starts_with(['+', '-']) {
+                    return error(
+                        *pos,
+                        format!("invalid cell `{text}`: a status or exit code has no sign"),
+                        "write the number as digits only, such as 200 or E56",
+                    );
+                }
                 error(
                     *pos,
                     format!("invalid cell `{text}`"),

@@ -425,12 +425,21 @@ impl MatrixCell {
             "refused" => return Some(Self::Exit(7)),
             _ => {}
         }
+        // Rust's integer parsing accepts a leading `+`, which a cell must not have.
+        let digits =
+            |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
         if let Some(code) = text.strip_prefix(['E', 'e']) {
+            if !digits(code) {
+                return None;
+            }
             return code
                 .parse::<i32>()
                 .ok()
                 .filter(|code| (1..=255).contains(code))
                 .map(Self::Exit);
+        }
+        if !digits(text) {
+            return None;
         }
         text.parse::<u16>()
             .ok()

@@ -1177,3 +1177,90 @@ fn api_server_validation_is_located_at_the_field() {
         );
     }
 }
+
+/// Builds a scenario with one matrix step: `sources` start on line 8, `requests` on the line
+/// after them, and the table follows.
+fn matrix_scenario(sources: &str, requests: &str, table: &str) -> String {
+    format!(
+        "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: m}}\nspec:\n  steps:\n    - matrix:\n        sources:\n{sources}        requests:\n{requests}        expect: |\n{table}"
+    )
+}
+
+/// Loads `text`, expecting an error at `line`:`column` whose text contains `message`.
+fn assert_load_error(temp: &TempDir, text: &str, line: u64, column: u64, message: &str) {
+    let path = temp.write("scenario.yaml", text);
+    let error = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap_err();
+    assert!(error.to_string().contains(message), "{message}: {error}");
+    let location = error.location().expect("located");
+    assert_eq!(
+        (location.line, location.column),
+        (line, column),
+        "{message}: {error}"
+    );
+}
+
+const MATRIX_SOURCE: &str = "          out: {target: deploy/sleep, namespace: sleep}\n";
+const MATRIX_TABLE: &str = "          .    a\n          out  200\n";
+
+#[test]
+fn matrix_cell_rejects_signs() {
+    let temp = TempDir::new("matrix-sign");
+    for cell in ["E+56", "+200", "e-7", "-404"] {
+        let table = format!("          .    a\n          out  {cell}\n");
+        let text = matrix_scenario(MATRIX_SOURCE, "          a: http://a/\n", &table);
+        let message = format!(
+            "invalid cell `{cell}`: a status or exit code has no sign; write the number as \
+             digits only, such as 200 or E56"
+        );
+        assert_load_error(&temp, &text, 13, 16, &message);
+    }
+}
+
+#[test]
+fn matrix_cell_parse_takes_digits_only() {
+    assert_eq!(MatrixCell::parse("E56"), Some(MatrixCell::Exit(56)));
+    assert_eq!(MatrixCell::parse("200"), Some(MatrixCell::Status(200)));
+    for text in ["E+56", "+200", "E", "E 7", "2_00", "E-1"] {
+        assert_eq!(MatrixCell::parse(text), None, "{text}");
+    }
+}
+
+#[test]
+fn matrix_names_reject_table_separators() {
+    let temp = TempDir::new("matrix-names");
+    assert_load_error(
+        &temp,
+        &matrix_scenario(
+            "          \"out side\": {target: deploy/sleep, namespace: sleep}\n",
+            "          a: http://a/\n",
+            MATRIX_TABLE,
+        ),
+        8,
+        11,
+        "source name `out side` contains whitespace, which separates the cells of the table; \
+         rename the source without whitespace, such as `out-side`",
+    );
+    assert_load_error(
+        &temp,
+        &matrix_scenario(
+            MATRIX_SOURCE,
+            "          \"a#1\": http://a/\n",
+            MATRIX_TABLE,
+        ),
+        10,
+        11,
+        "request name `a#1` contains `#`, which starts a comment in the table; rename the \
+         request without `#`",
+    );
+    assert_load_error(
+        &temp,
+        &matrix_scenario(
+            "          \"\": {target: deploy/sleep, namespace: sleep}\n",
+            "          a: http://a/\n",
+            MATRIX_TABLE,
+        ),
+        8,
+        11,
+        "a source name is empty",
+    );
+}
