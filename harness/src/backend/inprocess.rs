@@ -15,7 +15,8 @@ use tokio::process::Command;
 
 use super::{Backend, BackendError, BoxFuture, ExecOutput, Settled};
 use crate::scenario::{
-    ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadKind, WorkloadRef,
+    CURL_PROTOCOLS, ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadKind,
+    WorkloadRef,
 };
 use crate::traffic::{self, TrafficRecord, Workload};
 
@@ -30,10 +31,6 @@ const PROXY_VARIABLES: &[&str] = &[
     "no_proxy",
     "NO_PROXY",
 ];
-
-/// Protocols curl may use in a pod: those of cluster services (HTTP, and raw TCP through
-/// telnet or gopher).
-const ALLOWED_PROTOCOLS: &str = "=http,https,telnet,gopher";
 
 /// A directory that exists for one command and is removed afterwards.
 struct ScratchDirectory(PathBuf);
@@ -294,17 +291,14 @@ impl Backend for InProcess {
             // `-q` must come first: it stops curl from reading the user's ~/.curlrc.
             // The network options and the protocol list come after the command's own
             // arguments: curl lets the last occurrence of an option win, so a scenario
-            // cannot widen the protocols or change the pod's address.
+            // cannot widen the protocols or change the pod's address. Options apply per
+            // transfer, which is why the loader rejects `--next`.
+            let protocols = format!("={}", CURL_PROTOCOLS.join(","));
             command
                 .arg("-q")
                 .args(arguments)
                 .args(exec_target.curl_network_args())
-                .args([
-                    "--proto",
-                    ALLOWED_PROTOCOLS,
-                    "--proto-redir",
-                    ALLOWED_PROTOCOLS,
-                ])
+                .args(["--proto", &protocols, "--proto-redir", &protocols])
                 .current_dir(&scratch.0)
                 .stdin(if stdin.is_some() {
                     Stdio::piped()

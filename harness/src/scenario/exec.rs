@@ -3,18 +3,14 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::curl_args::{self, CurlStep};
 use super::de::Located;
 use super::error::ScenarioError;
 use super::expect::{Expectation, Pattern, TextMatcher};
 use super::model::{Action, ExecStep, ProbeMode};
 use super::refs;
 use super::steps::{DEFAULT_NAMESPACE, StepContext};
-use super::yaml::{Node, Value};
-
-/// Words that only a shell understands; exec runs curl directly.
-const SHELL_OPERATORS: &[&str] = &[
-    "|", "||", "&&", "&", ";", ">", ">>", "<", "2>", "2>&1", "|&",
-];
+use super::yaml::{Node, Pos, Value};
 
 /// Highest exit code a process can report.
 const MAX_EXIT_CODE: i64 = 255;
@@ -135,20 +131,29 @@ fn read_command(context: &StepContext<'_>, action: &Node) -> Result<Vec<String>,
             "add `command`",
         ));
     };
-    let argv = match &node.value {
+    // Each argument's position: its own in a list, the string's in a command line.
+    let (argv, positions): (Vec<String>, Vec<Pos>) = match &node.value {
         Value::Seq(items) => items
             .iter()
-            .map(|item| context.read::<String>(item, "command"))
-            .collect::<Result<Vec<_>, _>>()?,
+            .map(|item| {
+                context
+                    .read::<Located<String>>(item, "command")
+                    .map(|argument| (argument.value, argument.pos))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip(),
         _ => {
             let line: String = context.read(node, "command")?;
-            shell_words::split(&line).map_err(|_| {
+            let argv = shell_words::split(&line).map_err(|_| {
                 context.error(
                     node.pos,
                     format!("invalid command `{line}`: a quote is not closed"),
                     "close the quote, or write the command as a list of arguments",
                 )
-            })?
+            })?;
+            let positions = vec![node.pos; argv.len()];
+            (argv, positions)
         }
     };
     if argv.is_empty() {
@@ -169,16 +174,8 @@ fn read_command(context: &StepContext<'_>, action: &Node) -> Result<Vec<String>,
             "write the probe as a curl command, such as `curl -sS http://httpbin:8000/get`",
         ));
     }
-    if let Some(operator) = argv
-        .iter()
-        .find(|word| SHELL_OPERATORS.contains(&word.as_str()))
-    {
-        return Err(context.error(
-            node.pos,
-            format!("exec runs curl without a shell, so `{operator}` would reach curl as an argument"),
-            "remove the shell operator and check the output with `expect.stdout` or `expect.stderr`",
-        ));
-    }
+    curl_args::check_arguments(CurlStep::Exec, &argv)
+        .map_err(|(index, problem)| context.problem(positions[index], problem))?;
     Ok(argv)
 }
 

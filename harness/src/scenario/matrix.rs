@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::curl_args::{self, CurlStep};
 use super::de::Located;
 use super::error::ScenarioError;
 use super::model::{Action, MatrixCell, MatrixRequest, MatrixSource, MatrixStep};
@@ -42,12 +43,9 @@ struct RawSource {
     deny_unknown_fields,
     expecting = "a URL, or a mapping with url and args"
 )]
-#[expect(
-    dead_code,
-    reason = "fields are read from the node; deserializing checks them"
-)]
 struct RawRequest {
-    url: String,
+    url: Located<String>,
+    #[expect(dead_code, reason = "read from the node, as a string or a list")]
     args: Option<IgnoredAny>,
 }
 
@@ -148,31 +146,58 @@ fn read_requests(
                 let raw: RawRequest = context.read(value, "request")?;
                 let args = match value.get("args") {
                     None => Vec::new(),
-                    Some(args) => match &args.value {
-                        Value::Seq(_) => context
-                            .read_strings(args, "args")?
-                            .into_iter()
-                            .map(|arg| arg.value)
-                            .collect(),
-                        _ => {
-                            let line: String = context.read(args, "args")?;
-                            shell_words::split(&line).map_err(|_| {
-                                context.error(
-                                    args.pos,
-                                    format!("invalid args `{line}`: a quote is not closed"),
-                                    "close the quote, or write the arguments as a list",
-                                )
-                            })?
-                        }
-                    },
+                    Some(args) => read_args(context, args)?,
                 };
                 (raw.url, args)
             }
-            _ => (context.read::<String>(value, "request")?, Vec::new()),
+            _ => (context.read(value, "request")?, Vec::new()),
         };
-        requests.push(MatrixRequest { name, url, args });
+        let mut arguments = args;
+        arguments.push(url.clone());
+        let words: Vec<String> = arguments
+            .iter()
+            .map(|argument| argument.value.clone())
+            .collect();
+        curl_args::check_arguments(CurlStep::Matrix, &words)
+            .map_err(|(index, problem)| context.problem(arguments[index].pos, problem))?;
+        curl_args::check_url(&url.value).map_err(|problem| context.problem(url.pos, problem))?;
+        arguments.pop();
+        requests.push(MatrixRequest {
+            name,
+            url: url.value,
+            args: arguments
+                .into_iter()
+                .map(|argument| argument.value)
+                .collect(),
+        });
     }
     Ok(requests)
+}
+
+/// Reads a request's `args`: a list taken as it is, or a string split with POSIX shell
+/// quoting, whose words all take the string's position.
+fn read_args(
+    context: &StepContext<'_>,
+    args: &Node,
+) -> Result<Vec<Located<String>>, ScenarioError> {
+    if let Value::Seq(_) = &args.value {
+        return context.read_strings(args, "args");
+    }
+    let line: String = context.read(args, "args")?;
+    let words = shell_words::split(&line).map_err(|_| {
+        context.error(
+            args.pos,
+            format!("invalid args `{line}`: a quote is not closed"),
+            "close the quote, or write the arguments as a list",
+        )
+    })?;
+    Ok(words
+        .into_iter()
+        .map(|value| Located {
+            pos: args.pos,
+            value,
+        })
+        .collect())
 }
 
 /// Splits one row of the table into its words, with their positions in the block.

@@ -4,6 +4,7 @@
 //! [`Scenario`] documents the file format. [`load`] reads one file, [`load_with`] also
 //! overrides variables, and [`discover`] finds scenario files under directories.
 
+mod curl_args;
 mod de;
 mod discover;
 mod error;
@@ -25,6 +26,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use self::curl_args::CURL_PROTOCOLS;
 pub use self::discover::discover;
 pub use self::error::{ScenarioError, SourceLocation};
 pub use self::expect::{Expectation, Pattern, TextMatcher};

@@ -1203,6 +1203,75 @@ const MATRIX_SOURCE: &str = "          out: {target: deploy/sleep, namespace: sl
 const MATRIX_TABLE: &str = "          .    a\n          out  200\n";
 
 #[test]
+fn matrix_request_rejects_shell_syntax() {
+    let temp = TempDir::new("matrix-shell");
+    let cases = [
+        (
+            "          a: {url: \"http://a/\", args: [-sS, \"|\", grep]}\n",
+            45,
+            "matrix runs curl without a shell, so `|` would reach curl as an argument; remove \
+             the shell operator, because a matrix cell checks only the HTTP status or curl's \
+             exit code",
+        ),
+        (
+            "          a: {url: \"http://a/\", args: \"-sS ; curl http://b/\"}\n",
+            39,
+            "matrix runs curl without a shell, so `;` would reach curl as an argument",
+        ),
+        (
+            "          a: {url: \"http://a/\", args: [-H, \"X-Id: $(id)\"]}\n",
+            44,
+            "matrix runs curl without a shell, so the command substitution in `X-Id: $(id)` \
+             would reach curl unexpanded; write the value itself, or a scenario variable such \
+             as `${NAME}`",
+        ),
+        (
+            "          a: \"http://a/`id`\"\n",
+            14,
+            "so the command substitution in `http://a/`id`` would reach curl unexpanded",
+        ),
+        (
+            "          a: {url: \"http://a/\", args: [file:///etc/passwd, --next]}\n",
+            60,
+            "`--next` is not supported in matrix steps, because the transfers before it would \
+             run without meshcheck's protocol limit; write one request per transfer",
+        ),
+    ];
+    for (requests, column, message) in cases {
+        let text = matrix_scenario(MATRIX_SOURCE, requests, MATRIX_TABLE);
+        assert_load_error(&temp, &text, 10, column, message);
+    }
+}
+
+#[test]
+fn matrix_request_rejects_other_schemes() {
+    let temp = TempDir::new("matrix-scheme");
+    let cases = [
+        (
+            "          a: file:///etc/passwd\n",
+            14,
+            "unsupported scheme `file` in URL `file:///etc/passwd`; use http://, https://, \
+             telnet:// or gopher://, the only protocols curl may use in a scenario",
+        ),
+        (
+            "          a: {url: \"ftp://a/\"}\n",
+            20,
+            "unsupported scheme `ftp` in URL `ftp://a/`",
+        ),
+        (
+            "          a: a.example:80/\n",
+            14,
+            "URL `a.example:80/` has no scheme; start the URL with http://, https://, \
+             telnet:// or gopher://",
+        ),
+    ];
+    for (requests, column, message) in cases {
+        let text = matrix_scenario(MATRIX_SOURCE, requests, MATRIX_TABLE);
+        assert_load_error(&temp, &text, 10, column, message);
+    }
+}
+
+#[test]
 fn matrix_cell_rejects_signs() {
     let temp = TempDir::new("matrix-sign");
     for cell in ["E+56", "+200", "e-7", "-404"] {
@@ -1263,4 +1332,38 @@ fn matrix_names_reject_table_separators() {
         11,
         "a source name is empty",
     );
+}
+
+#[test]
+fn exec_command_rejects_shell_syntax() {
+    let temp = TempDir::new("exec-shell");
+    let cases = [
+        (
+            "    - exec: {target: deploy/sleep, command: curl http://x | grep y}\n",
+            45,
+            "exec runs curl without a shell, so `|` would reach curl as an argument; remove the \
+             shell operator and check the output with `expect.stdout` or `expect.stderr`",
+        ),
+        (
+            "    - exec: {target: deploy/sleep, command: [curl, http://x, \">\", out]}\n",
+            62,
+            "exec runs curl without a shell, so `>` would reach curl as an argument",
+        ),
+        (
+            "    - exec: {target: deploy/sleep, command: 'curl -H \"X-Id: `id`\" http://x'}\n",
+            45,
+            "exec runs curl without a shell, so the command substitution in `X-Id: `id`` would \
+             reach curl unexpanded",
+        ),
+        (
+            "    - exec: {target: deploy/sleep, command: 'curl file:///etc/passwd -: http://x'}\n",
+            45,
+            "`-:` is not supported in exec steps, because the transfers before it would run \
+             without meshcheck's protocol limit; write one exec step per transfer",
+        ),
+    ];
+    for (step, column, message) in cases {
+        let text = with_steps(&format!("{step}      expect: {{}}\n"));
+        assert_load_error(&temp, &text, 7, column, message);
+    }
 }
