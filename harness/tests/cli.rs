@@ -439,8 +439,14 @@ fn unwritable_report_stops_before_the_mesh_and_leaves_other_files_alone() {
     );
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot write the JUnit report to"), "{stderr}");
-    assert!(!text(&output.stdout).contains("PASS"), "no scenario may run");
+    assert!(
+        stderr.contains("cannot write the JUnit report to"),
+        "{stderr}"
+    );
+    assert!(
+        !text(&output.stdout).contains("PASS"),
+        "no scenario may run"
+    );
     assert_eq!(
         std::fs::read_to_string(&earlier).expect("earlier report"),
         "{\"kept\": true}\n",

@@ -15,12 +15,66 @@ const SHELL_OPERATORS: &[&str] = &[
 /// inside an argument.
 const COMMAND_SUBSTITUTIONS: &[&str] = &["$(", "`"];
 
-/// curl's options that start another transfer. curl applies an option only to the transfer it
-/// is written in, and the backend appends `--proto` after the step's arguments, so a transfer
-/// before one of these would run without the protocol limit.
-// NOTE: a bundled short option such as `-s:` still starts another transfer, and so does a
-// `next` line in a config file read with `-K`. Neither is caught here.
-const NEXT_TRANSFER: &[&str] = &["--next", "-:"];
+/// Long options that would escape the protocol limit: `--next` starts another transfer (curl
+/// applies an option only to the transfer it is written in, and the backend appends `--proto`
+/// after the step's arguments), and `--config` reads options, including `next`, from a file or
+/// standard input. curl 7.x also accepts any unambiguous prefix of a long option (`--nex`).
+const ESCAPING_LONG_OPTIONS: &[&str] = &["next", "config"];
+
+/// The short forms of [`ESCAPING_LONG_OPTIONS`]: `-:` for `--next`, `-K` for `--config`.
+const ESCAPING_SHORT_OPTIONS: &[(char, &str)] = &[(':', "next"), ('K', "config")];
+
+/// curl's short options that take a value, which is the rest of a bundle (`-o/dev/null`) or
+/// the next argument (`-o /dev/null`), from curl 7.88's option table.
+// NOTE: a newer curl may add short options that take a value; one missing here only makes the
+// check reject a value that happens to contain `:` or `K`.
+const SHORT_OPTIONS_WITH_VALUE: &str = "AbcCdDeEFHKmoPQrtTuUwxXyYz";
+
+/// Returns the long name of an option in `argument` that escapes the protocol limit.
+///
+/// `value_expected` says whether `argument` is the value of the previous short option, such as
+/// the header after `-H`; a long option's value is not known to be one and is checked too.
+fn escaping_option(argument: &str, value_expected: bool) -> Option<&'static str> {
+    if value_expected {
+        return None;
+    }
+    if let Some(name) = argument.strip_prefix("--") {
+        return ESCAPING_LONG_OPTIONS
+            .iter()
+            .find(|option| !name.is_empty() && option.starts_with(name))
+            .copied();
+    }
+    let bundle = argument.strip_prefix('-')?;
+    for letter in bundle.chars() {
+        if let Some((_, option)) = ESCAPING_SHORT_OPTIONS
+            .iter()
+            .find(|(short, _)| *short == letter)
+        {
+            return Some(option);
+        }
+        if SHORT_OPTIONS_WITH_VALUE.contains(letter) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Checks whether `argument` is a short option, or a bundle of them, whose last letter takes
+/// a value from the next argument (`-H`, `-sSo`).
+fn takes_next_argument(argument: &str) -> bool {
+    let Some(bundle) = argument.strip_prefix('-') else {
+        return false;
+    };
+    if bundle.starts_with('-') {
+        return false;
+    }
+    for (position, letter) in bundle.char_indices() {
+        if SHORT_OPTIONS_WITH_VALUE.contains(letter) {
+            return position + letter.len_utf8() == bundle.len();
+        }
+    }
+    false
+}
 
 /// The kind of step whose curl arguments are checked, which sets the advice in errors.
 #[derive(Clone, Copy, Debug)]
@@ -64,15 +118,17 @@ pub(crate) fn check_arguments(
     step: CurlStep,
     arguments: &[String],
 ) -> Result<(), (usize, Problem)> {
+    let mut value_expected = false;
     for (index, argument) in arguments.iter().enumerate() {
-        if let Some(problem) = check_argument(step, argument) {
+        if let Some(problem) = check_argument(step, argument, value_expected) {
             return Err((index, problem));
         }
+        value_expected = !value_expected && takes_next_argument(argument);
     }
     Ok(())
 }
 
-fn check_argument(step: CurlStep, argument: &str) -> Option<Problem> {
+fn check_argument(step: CurlStep, argument: &str, value_expected: bool) -> Option<Problem> {
     let name = step.name();
     if SHELL_OPERATORS.contains(&argument) {
         return Some(Problem {
@@ -94,16 +150,28 @@ fn check_argument(step: CurlStep, argument: &str) -> Option<Problem> {
             hint: "write the value itself, or a scenario variable such as `${NAME}`".to_owned(),
         });
     }
-    if NEXT_TRANSFER.contains(&argument) {
-        return Some(Problem {
+    let option = escaping_option(argument, value_expected)?;
+    let shown = if argument == format!("--{option}") {
+        format!("`{argument}`")
+    } else {
+        format!("`{argument}` (curl's --{option})")
+    };
+    match option {
+        "next" => Some(Problem {
             message: format!(
-                "`{argument}` is not supported in {name} steps, because the transfers before it \
-                 would run without meshcheck's protocol limit"
+                "{shown} is not supported in {name} steps, because the \
+                 transfers before it would run without meshcheck's protocol limit"
             ),
             hint: step.split_hint().to_owned(),
-        });
+        }),
+        _ => Some(Problem {
+            message: format!(
+                "{shown} is not supported in {name} steps, because \
+                 options read from a config file escape meshcheck's checks"
+            ),
+            hint: "write the options in the command itself".to_owned(),
+        }),
     }
-    None
 }
 
 /// Checks that a matrix request's URL names one of [`CURL_PROTOCOLS`] as its scheme.
@@ -182,7 +250,21 @@ mod tests {
                 2,
                 "`--next` is not supported",
             ),
-            ("curl file:///x -: http://a", 2, "`-:` is not supported"),
+            ("curl file:///x -: http://a", 2, "`-:` (curl's --next)"),
+            (
+                "curl file:///x --nex http://a",
+                2,
+                "`--nex` (curl's --next)",
+            ),
+            ("curl file:///x -sS: http://a", 2, "`-sS:` (curl's --next)"),
+            ("curl -K - http://a", 1, "`-K` (curl's --config)"),
+            ("curl -sK cfg http://a", 1, "`-sK` (curl's --config)"),
+            ("curl --conf cfg http://a", 1, "`--conf` (curl's --config)"),
+            (
+                "curl --data x --next http://a",
+                3,
+                "`--next` is not supported",
+            ),
         ];
         for (line, index, message) in cases {
             let (found, problem) = check_arguments(CurlStep::Exec, &words(line)).unwrap_err();
@@ -191,6 +273,24 @@ mod tests {
                 problem.message.contains(message),
                 "{line}: {}",
                 problem.message
+            );
+        }
+    }
+
+    #[test]
+    fn option_values_are_not_options() {
+        for line in [
+            "curl -H X-K:-: http://a",
+            "curl -H -K http://a",
+            "curl -sSo -: http://a",
+            "curl -w%{http_code}K: http://a",
+            "curl -uK:x http://a",
+            "curl --connect-timeout 1 http://a",
+        ] {
+            assert_eq!(
+                check_arguments(CurlStep::Exec, &words(line)),
+                Ok(()),
+                "{line}"
             );
         }
     }
