@@ -522,7 +522,7 @@ spec:
         assert_eq!(meta.organization.as_deref(), Some("tetrate"));
         assert_eq!(
             objects[0].resource.key().unwrap().to_string(),
-            "TenantSetting organizations/tetrate/tenants/default/default-setting"
+            "TenantSetting organizations/tetrate/tenants/default/settings/default-setting"
         );
     }
 
@@ -536,7 +536,7 @@ spec:
         assert_eq!(meta.namespace.as_deref(), Some("tsb"));
         assert_eq!(
             objects[0].resource.key().unwrap().to_string(),
-            "TenantSetting organizations/tetrate/tenants/default/s"
+            "TenantSetting organizations/tetrate/tenants/default/settings/s"
         );
     }
 }

@@ -315,7 +315,7 @@ fn full_scenario_parses_into_model() {
     );
     assert_eq!(
         inline[0].resource.key().unwrap().to_string(),
-        "TenantSetting organizations/tetrate/tenants/default/default-setting"
+        "TenantSetting organizations/tetrate/tenants/default/settings/default-setting"
     );
 
     let Action::Exec(plain) = &scenario.steps[3].action else {

@@ -345,13 +345,20 @@ pub struct ResourceKey {
     pub name: String,
 }
 
+/// Prints the kind, then `name` for cluster-scoped objects, `namespace/name` for namespaced
+/// ones and the TSB fully qualified name for TSB objects, such as
+/// `Workspace organizations/tetrate/tenants/default/workspaces/bookinfo-ws`.
 impl fmt::Display for ResourceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.scope {
             Scope::Cluster => write!(f, "{} {}", self.kind, self.name),
             Scope::Namespace(namespace) => write!(f, "{} {}/{}", self.kind, namespace, self.name),
-            Scope::Tsb(parent) if parent.is_empty() => write!(f, "{} {}", self.kind, self.name),
-            Scope::Tsb(parent) => write!(f, "{} {}/{}", self.kind, parent, self.name),
+            Scope::Tsb(parent) => write!(
+                f,
+                "{} {}",
+                self.kind,
+                join_fqn(parent, self.kind, &self.name)
+            ),
         }
     }
 }
@@ -594,7 +601,12 @@ pub fn tsb_fqn(key: &ResourceKey) -> Option<String> {
     let Scope::Tsb(parent) = &key.scope else {
         return None;
     };
-    let segment = match key.kind {
+    Some(join_fqn(parent, key.kind, &key.name))
+}
+
+/// Builds the FQN of a TSB object of `kind` named `name` under the parent FQN `parent`.
+fn join_fqn(parent: &str, kind: ResourceKind, name: &str) -> String {
+    let segment = match kind {
         ResourceKind::Organization => "organizations",
         ResourceKind::Tenant => "tenants",
         ResourceKind::Workspace => "workspaces",
@@ -602,11 +614,11 @@ pub fn tsb_fqn(key: &ResourceKey) -> Option<String> {
         ResourceKind::TsbCluster => "clusters",
         _ => "settings",
     };
-    Some(if parent.is_empty() {
-        format!("{segment}/{}", key.name)
+    if parent.is_empty() {
+        format!("{segment}/{name}")
     } else {
-        format!("{parent}/{segment}/{}", key.name)
-    })
+        format!("{parent}/{segment}/{name}")
+    }
 }
 
 #[cfg(test)]
@@ -682,6 +694,67 @@ mod tests {
             .insert(tsb::TENANT_ANNOTATION.into(), "t".into());
         let key = tenant_setting(metadata).key().unwrap();
         assert_eq!(key.scope, Scope::Tsb("organizations/o/tenants/t".into()));
+    }
+
+    #[test]
+    fn key_display_uses_tsb_fqn() {
+        let key = |kind, scope: Scope, name: &str| ResourceKey {
+            kind,
+            scope,
+            name: name.to_owned(),
+        };
+        let tsb = |parent: &str| Scope::Tsb(parent.to_owned());
+        let tenant = "organizations/o/tenants/t";
+        let workspace = "organizations/o/tenants/t/workspaces/w";
+        let group = "organizations/o/tenants/t/workspaces/w/securitygroups/g";
+        let cases = [
+            (
+                key(ResourceKind::Organization, tsb(""), "o"),
+                "Organization organizations/o",
+            ),
+            (
+                key(ResourceKind::Tenant, tsb("organizations/o"), "t"),
+                "Tenant organizations/o/tenants/t",
+            ),
+            (
+                key(ResourceKind::TsbCluster, tsb("organizations/o"), "c1"),
+                "Cluster organizations/o/clusters/c1",
+            ),
+            (
+                key(ResourceKind::Workspace, tsb(tenant), "w"),
+                "Workspace organizations/o/tenants/t/workspaces/w",
+            ),
+            (
+                key(ResourceKind::TenantSetting, tsb(tenant), "s"),
+                "TenantSetting organizations/o/tenants/t/settings/s",
+            ),
+            (
+                key(ResourceKind::SecurityGroup, tsb(workspace), "g"),
+                "Group organizations/o/tenants/t/workspaces/w/securitygroups/g",
+            ),
+            (
+                key(ResourceKind::SecuritySetting, tsb(group), "s"),
+                "SecuritySetting organizations/o/tenants/t/workspaces/w/securitygroups/g/settings/s",
+            ),
+            (
+                key(ResourceKind::Namespace, Scope::Cluster, "app"),
+                "Namespace app",
+            ),
+            (
+                key(
+                    ResourceKind::Deployment,
+                    Scope::Namespace("app".into()),
+                    "web",
+                ),
+                "Deployment app/web",
+            ),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(key.to_string(), expected, "{key:?}");
+            if let Some(fqn) = tsb_fqn(&key) {
+                assert!(expected.ends_with(&fqn), "{expected} ends with {fqn}");
+            }
+        }
     }
 
     #[test]
