@@ -453,3 +453,110 @@ fn unwritable_report_stops_before_the_mesh_and_leaves_other_files_alone() {
         "checking that a report can be written must not empty it"
     );
 }
+
+/// Organization tetrate, tenant default and workspace app-ws, which selects `*/app` only.
+const TSB_HIERARCHY: &str = r#"apiVersion: api.tsb.tetrate.io/v2
+kind: Organization
+metadata:
+  name: tetrate
+---
+apiVersion: api.tsb.tetrate.io/v2
+kind: Tenant
+metadata:
+  organization: tetrate
+  name: default
+---
+apiVersion: api.tsb.tetrate.io/v2
+kind: Workspace
+metadata:
+  organization: tetrate
+  tenant: default
+  name: app-ws
+spec:
+  namespaceSelector:
+    names: ["*/app"]
+"#;
+
+/// Security group app-group of app-ws, selecting `names` (a YAML flow sequence).
+fn tsb_group(names: &str) -> String {
+    format!(
+        "apiVersion: security.tsb.tetrate.io/v2\nkind: Group\nmetadata:\n  organization: \
+         tetrate\n  tenant: default\n  workspace: app-ws\n  name: app-group\nspec:\n  \
+         namespaceSelector:\n    names: {names}\n"
+    )
+}
+
+#[test]
+fn translate_rejects_group_outside_workspace() {
+    let dir = TempDir::new("translate-group");
+    let text_of_file = format!("{TSB_HIERARCHY}---\n{}", tsb_group(r#"["*/*"]"#));
+    let manifest = dir.write("tsb.yaml", &text_of_file);
+    let output = meshcheck(&["translate", manifest.to_str().unwrap()], None);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(text(&output.stdout), "");
+    // The location is the `kind` line of the group, the fourth document.
+    assert!(
+        stderr.contains(&format!("{}:23:1: ", manifest.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "Group organizations/tetrate/tenants/default/workspaces/app-ws/securitygroups/\
+             app-group: namespaceSelector entry \"*/*\" selects namespaces outside its \
+             workspace organizations/tetrate/tenants/default/workspaces/app-ws, whose \
+             namespaceSelector is [\"*/app\"]"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn group_outside_workspace_fails_its_step() {
+    let dir = TempDir::new("group-step");
+    let indent = |manifest: &str| {
+        manifest
+            .lines()
+            .map(|line| format!("          {line}\n"))
+            .collect::<String>()
+    };
+    let scenario = [
+        HEADER.to_owned(),
+        "    - name: create the hierarchy\n      apply:\n        manifest: |\n".to_owned(),
+        indent(TSB_HIERARCHY),
+        "    - name: add a group that selects every namespace\n".to_owned(),
+        "      apply:\n        manifest: |\n".to_owned(),
+        indent(&tsb_group(r#"["*/*"]"#)),
+        "    - name: not reached\n".to_owned(),
+        "      apply: {bundled: sleep, namespace: default}\n".to_owned(),
+    ]
+    .concat();
+    let path = dir.write("group.yaml", &scenario);
+
+    let report_path = dir.0.join("out.json");
+    let output = meshcheck(
+        &[
+            "run",
+            "--json",
+            report_path.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let steps = report["scenarios"][0]["steps"].as_array().expect("steps");
+    let outcomes: Vec<&str> = steps
+        .iter()
+        .map(|step| step["outcome"].as_str().expect("outcome"))
+        .collect();
+    assert_eq!(outcomes, ["passed", "failed", "skipped"], "{stdout}");
+    let message = steps[1]["message"].as_str().expect("a message");
+    assert!(
+        message.contains("namespaceSelector entry \"*/*\" selects namespaces outside"),
+        "{message}"
+    );
+}

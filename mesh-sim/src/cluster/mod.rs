@@ -9,6 +9,7 @@ pub mod addressing;
 pub mod dns;
 pub mod pods;
 pub mod services;
+mod tsb;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -86,6 +87,24 @@ pub enum ClusterError {
         parent: String,
         /// The object being applied.
         key: String,
+    },
+    /// A security group's namespace selector reaches beyond its workspace's.
+    #[error(
+        "{group}: namespaceSelector entry \"{entry}\" selects namespaces outside its workspace \
+         {workspace}, whose namespaceSelector is {selector}; a security group can select only \
+         namespaces of its workspace, so narrow the entry or add those namespaces to the \
+         workspace first",
+        selector = tsb::quoted_list(.workspace_selector)
+    )]
+    GroupOutsideWorkspace {
+        /// The group being applied.
+        group: String,
+        /// The offending entry of the group's selector, as written.
+        entry: String,
+        /// FQN of the group's workspace.
+        workspace: String,
+        /// The workspace's selector entries, as written.
+        workspace_selector: Vec<String>,
     },
     /// An object to delete, label or restart does not exist.
     #[error("{0} not found")]
@@ -253,6 +272,7 @@ impl ClusterState {
     fn apply_one(&mut self, resource: Resource) -> Result<ResourceKey, ClusterError> {
         let key = resource.key()?;
         self.check_parent_exists(&key)?;
+        tsb::check_group_within_workspace(self, &key, &resource)?;
         if key.kind == ResourceKind::Pod
             && let Some(existing) = self.objects.get(&key)
             && let (Resource::Pod(old), Resource::Pod(new)) = (&existing.resource, &resource)

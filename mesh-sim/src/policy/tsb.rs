@@ -21,6 +21,7 @@ use crate::resources::istio::{
     self, AuthorizationAction, AuthorizationPolicy, AuthorizationPolicySpec, MutualTls,
     PeerAuthentication, PeerAuthenticationMode, PeerAuthenticationSpec, RuleFrom, Source,
 };
+use crate::resources::tsb::selector::SelectorEntry;
 use crate::resources::tsb::{
     AuthorizationMode, AuthorizationRules, PropagationStrategy, SecuritySettingSpec, TrafficMode,
 };
@@ -41,46 +42,7 @@ struct Level<'a> {
     setting: Option<(&'a SecuritySettingSpec, String)>,
 }
 
-/// A `cluster/namespace` selector pattern.
-#[derive(Clone, Debug)]
-struct Pattern {
-    cluster: String,
-    namespace: String,
-}
-
-impl Pattern {
-    fn parse(text: &str) -> Option<Self> {
-        let (cluster, namespace) = text.split_once('/')?;
-        Some(Self {
-            cluster: cluster.to_owned(),
-            namespace: namespace.to_owned(),
-        })
-    }
-
-    /// How specifically the pattern names `cluster/namespace`, or `None` if it does not.
-    fn rank(&self, cluster: &str, namespace: &str) -> Option<u8> {
-        let cluster_rank = match self.cluster.as_str() {
-            "*" => 0,
-            name if name == cluster => 1,
-            _ => return None,
-        };
-        let namespace_rank = if self.namespace == namespace {
-            4
-        } else if self.namespace == "*" {
-            0
-        } else if let Some(prefix) = self.namespace.strip_suffix('*') {
-            if !namespace.starts_with(prefix) {
-                return None;
-            }
-            2
-        } else {
-            return None;
-        };
-        Some(namespace_rank + cluster_rank)
-    }
-}
-
-fn best_rank(patterns: &[Pattern], cluster: &str, namespace: &str) -> Option<u8> {
+fn best_rank(patterns: &[SelectorEntry], cluster: &str, namespace: &str) -> Option<u8> {
     patterns
         .iter()
         .filter_map(|pattern| pattern.rank(cluster, namespace))
@@ -90,13 +52,13 @@ fn best_rank(patterns: &[Pattern], cluster: &str, namespace: &str) -> Option<u8>
 struct Workspace<'a> {
     level: Level<'a>,
     tenant_fqn: String,
-    patterns: Vec<Pattern>,
+    patterns: Vec<SelectorEntry>,
 }
 
 struct Group<'a> {
     level: Level<'a>,
     workspace_fqn: String,
-    patterns: Option<Vec<Pattern>>,
+    patterns: Option<Vec<SelectorEntry>>,
 }
 
 /// The TSB hierarchy read from a cluster state.
@@ -147,7 +109,7 @@ impl<'a> Hierarchy<'a> {
                         .namespace_selector
                         .names
                         .iter()
-                        .filter_map(|name| Pattern::parse(name))
+                        .filter_map(|name| SelectorEntry::parse(name))
                         .collect(),
                 }),
                 Resource::SecurityGroup(group) => hierarchy.groups.push(Group {
@@ -157,7 +119,7 @@ impl<'a> Hierarchy<'a> {
                         selector
                             .names
                             .iter()
-                            .filter_map(|name| Pattern::parse(name))
+                            .filter_map(|name| SelectorEntry::parse(name))
                             .collect()
                     }),
                 }),

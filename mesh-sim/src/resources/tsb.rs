@@ -5,6 +5,8 @@
 //! `metadata` (`organization`, `tenant`, `workspace`, `group`); the Kubernetes form, applied with
 //! kubectl by GitOps pipelines, puts the same names in `tsb.tetrate.io/*` annotations.
 
+pub mod selector;
+
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 

@@ -36,7 +36,7 @@ fn is_label_text(part: &str) -> bool {
 }
 
 /// Whether `name` is a DNS-1123 label: label text of at most 63 characters.
-fn is_dns_label(name: &str) -> bool {
+pub fn is_dns_label(name: &str) -> bool {
     name.len() <= 63 && is_label_text(name)
 }
 
