@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use mesh_sim::resources::validate::{is_dns_label, is_trust_domain};
 use meshcheck::exit_code;
 use meshcheck::scenario::ClusterSettings;
 use meshcheck::translate::{self, TranslateOptions};
@@ -113,15 +114,22 @@ enum Command {
         /// Manifest files with the TSB hierarchy, settings and namespaces, applied in order.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Cluster name that TSB namespace selectors (`cluster/namespace`) match.
-        #[arg(long, default_value = "cluster-1")]
+        /// Cluster name that TSB namespace selectors (`cluster/namespace`) match, a DNS-1123
+        /// label.
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "cluster-1",
+            value_parser = parse_cluster_name
+        )]
         cluster: String,
-        /// Trust domain of the cluster's workload identities [default: <cluster>.tsb.local].
-        #[arg(long)]
+        /// Trust domain of the cluster's workload identities, such as cluster.local
+        /// [default: <cluster>.tsb.local].
+        #[arg(long, value_name = "TD", value_parser = parse_trust_domain)]
         trust_domain: Option<String>,
         /// A namespace that exists besides those the files create or name exactly in a
-        /// selector; may be repeated.
-        #[arg(long = "namespace", value_name = "NAME")]
+        /// selector, a DNS-1123 label; may be repeated.
+        #[arg(long = "namespace", value_name = "NAME", value_parser = parse_namespace_name)]
         namespaces: Vec<String>,
     },
 }
@@ -134,6 +142,40 @@ fn parse_assignment(text: &str) -> Result<(String, String), String> {
         return Err(format!("missing variable name in {text:?}"));
     }
     Ok((name.to_owned(), value.to_owned()))
+}
+
+const DNS_LABEL_RULE: &str =
+    "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit";
+
+fn parse_cluster_name(text: &str) -> Result<String, String> {
+    if is_dns_label(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "a cluster name must be a DNS-1123 label: {DNS_LABEL_RULE}, such as cluster-1"
+        ))
+    }
+}
+
+fn parse_namespace_name(text: &str) -> Result<String, String> {
+    if is_dns_label(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "a namespace name must be a DNS-1123 label: {DNS_LABEL_RULE}, such as bookinfo"
+        ))
+    }
+}
+
+fn parse_trust_domain(text: &str) -> Result<String, String> {
+    if is_trust_domain(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "a trust domain must be DNS-like: labels of {DNS_LABEL_RULE}, joined by '.', \
+             such as cluster-1.tsb.local"
+        ))
+    }
 }
 
 fn init_logging(verbose: u8) {

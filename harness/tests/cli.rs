@@ -477,6 +477,20 @@ spec:
     names: ["*/app"]
 "#;
 
+/// A WorkspaceSetting for app-ws that requires mTLS and allows only the workspace.
+const TSB_WORKSPACE_SETTING: &str = r#"apiVersion: api.tsb.tetrate.io/v2
+kind: WorkspaceSetting
+metadata:
+  organization: tetrate
+  tenant: default
+  workspace: app-ws
+  name: app-ws-setting
+spec:
+  defaultSecuritySetting:
+    authenticationSettings: {trafficMode: REQUIRED}
+    authorization: {mode: WORKSPACE}
+"#;
+
 /// Security group app-group of app-ws, selecting `names` (a YAML flow sequence).
 fn tsb_group(names: &str) -> String {
     format!(
@@ -484,6 +498,123 @@ fn tsb_group(names: &str) -> String {
          tetrate\n  tenant: default\n  workspace: app-ws\n  name: app-group\nspec:\n  \
          namespaceSelector:\n    names: {names}\n"
     )
+}
+
+#[test]
+fn translate_rejects_invalid_arguments() {
+    let dir = TempDir::new("translate-arguments");
+    let manifest = dir.write(
+        "tsb.yaml",
+        &format!("{TSB_HIERARCHY}---\n{TSB_WORKSPACE_SETTING}"),
+    );
+    let manifest = manifest.to_str().unwrap();
+    // The option, its value, and what the error must explain.
+    let cases = [
+        ("--cluster", "", "a cluster name must be a DNS-1123 label"),
+        (
+            "--cluster",
+            "Cluster-1",
+            "a cluster name must be a DNS-1123 label",
+        ),
+        (
+            "--cluster",
+            "cluster_1",
+            "a cluster name must be a DNS-1123 label",
+        ),
+        (
+            "--cluster",
+            "-cluster",
+            "a cluster name must be a DNS-1123 label",
+        ),
+        (
+            "--cluster",
+            "c1.example",
+            "a cluster name must be a DNS-1123 label",
+        ),
+        ("--trust-domain", "", "a trust domain must be DNS-like"),
+        (
+            "--trust-domain",
+            "Cluster.local",
+            "a trust domain must be DNS-like",
+        ),
+        (
+            "--trust-domain",
+            "cluster local",
+            "a trust domain must be DNS-like",
+        ),
+        ("--trust-domain", "a..b", "a trust domain must be DNS-like"),
+        ("--trust-domain", "td/ns", "a trust domain must be DNS-like"),
+        (
+            "--namespace",
+            "",
+            "a namespace name must be a DNS-1123 label",
+        ),
+        (
+            "--namespace",
+            "Bad_NS",
+            "a namespace name must be a DNS-1123 label",
+        ),
+        (
+            "--namespace",
+            "a.b",
+            "a namespace name must be a DNS-1123 label",
+        ),
+    ];
+    for (option, value, explanation) in cases {
+        // `--option=value`, so that a value starting with `-` is not read as an option.
+        let argument = format!("{option}={value}");
+        let output = meshcheck(&["translate", &argument, manifest], None);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{option} {value:?}: {stderr}"
+        );
+        assert_eq!(
+            text(&output.stdout),
+            "",
+            "{option} {value:?} prints nothing"
+        );
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{option} ")),
+            "{option} {value:?}: {stderr}"
+        );
+        assert!(stderr.contains(explanation), "{option} {value:?}: {stderr}");
+    }
+}
+
+#[test]
+fn translate_uses_valid_arguments() {
+    let dir = TempDir::new("translate-valid");
+    let manifest = dir.write(
+        "tsb.yaml",
+        &format!("{TSB_HIERARCHY}---\n{TSB_WORKSPACE_SETTING}"),
+    );
+    let output = meshcheck(
+        &[
+            "translate",
+            "--cluster",
+            "east-1",
+            "--trust-domain",
+            "east-1.example.org",
+            "--namespace",
+            "extra",
+            manifest.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("namespace: app"), "{stdout}");
+    assert!(
+        stdout.contains("east-1.example.org/ns/app/*"),
+        "principals use the trust domain: {stdout}"
+    );
 }
 
 #[test]

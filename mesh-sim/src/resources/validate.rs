@@ -40,6 +40,12 @@ pub fn is_dns_label(name: &str) -> bool {
     name.len() <= 63 && is_label_text(name)
 }
 
+/// Checks whether `name` is a DNS-like trust domain: dot-separated DNS-1123 labels, at most 253
+/// characters in all, such as `cluster.local`.
+pub fn is_trust_domain(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
 /// Whether `name` is a DNS-1123 subdomain as Kubernetes checks it: dot-separated label text,
 /// at most 253 characters in all.
 fn is_dns_subdomain(name: &str) -> bool {
@@ -363,6 +369,32 @@ mod tests {
         for (name, label, subdomain) in cases {
             assert_eq!(is_dns_label(name), label, "label {name}");
             assert_eq!(is_dns_subdomain(name), subdomain, "subdomain {name}");
+        }
+    }
+
+    #[test]
+    fn trust_domains() {
+        let long_label = format!("{}.local", "x".repeat(64));
+        let long_name = ["abcdefghi"; 26].join(".");
+        let cases = [
+            ("cluster.local", true),
+            ("cluster-1.tsb.local", true),
+            ("td", true),
+            ("", false),
+            (".", false),
+            ("a..b", false),
+            (".cluster.local", false),
+            ("cluster.local.", false),
+            ("Cluster.local", false),
+            ("cluster_1.local", false),
+            ("-a.local", false),
+            ("a b", false),
+            ("td/ns", false),
+            (long_label.as_str(), false),
+            (long_name.as_str(), false),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(is_trust_domain(name), expected, "{name:?}");
         }
     }
 
