@@ -1358,7 +1358,7 @@ fn exec_command_rejects_shell_syntax() {
         (
             "    - exec: {target: deploy/sleep, command: 'curl file:///etc/passwd -: http://x'}\n",
             45,
-            "`-:` is not supported in exec steps, because the transfers before it would run \
+            "`-:` (curl's --next) is not supported in exec steps, because the transfers before it would run \
              without meshcheck's protocol limit; write one exec step per transfer",
         ),
     ];
