@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use mesh_sim::resources::validate::{is_dns_label, is_trust_domain};
+
 use super::de::{Located, from_node};
 use super::error::ScenarioError;
 use super::manifest::BundledManifests;
@@ -201,32 +203,24 @@ fn read_cluster(
         return Ok(cluster);
     };
     if let Some(name) = raw.name {
-        let valid = !name.value.is_empty()
-            && name.value.len() <= 63
-            && name
-                .value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
+        if !is_dns_label(&name.value) {
             return Err(document.error(
                 name.pos,
                 format!("invalid cluster name `{}`", name.value),
-                "use at most 63 lowercase letters, digits and `-`",
+                "use a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting \
+                 and ending with a letter or digit, such as cluster-1",
             ));
         }
         cluster.name = name.value;
     }
     if let Some(trust_domain) = raw.trust_domain {
-        // The SPIFFE specification allows these characters in a trust domain name.
-        let valid = !trust_domain.value.is_empty()
-            && trust_domain.value.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
-            });
-        if !valid {
+        // Istio accepts a trust domain of DNS-1123 labels joined by dots.
+        if !is_trust_domain(&trust_domain.value) {
             return Err(document.error(
                 trust_domain.pos,
                 format!("invalid trust domain `{}`", trust_domain.value),
-                "use lowercase letters, digits, `.`, `-` and `_`, such as cluster.local",
+                "use DNS-1123 labels (lowercase letters, digits and `-`) joined by `.`, such as \
+                 cluster.local",
             ));
         }
         cluster.trust_domain = trust_domain.value;

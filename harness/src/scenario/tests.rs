@@ -1367,3 +1367,34 @@ fn exec_command_rejects_shell_syntax() {
         assert_load_error(&temp, &text, 7, column, message);
     }
 }
+
+#[test]
+fn cluster_names_and_trust_domains_follow_istio() {
+    let temp = TempDir::new("cluster-settings");
+    let scenario = |cluster: &str| {
+        format!(
+            "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: c}}\nspec:\n  cluster: {cluster}\n  steps:\n    - apply: {{bundled: sleep, namespace: default}}\n"
+        )
+    };
+    let cases = [
+        ("{name: -east}", 5, 19, "invalid cluster name `-east`"),
+        ("{name: East}", 5, 19, "invalid cluster name `East`"),
+        (
+            "{trustDomain: td_1.local}",
+            5,
+            26,
+            "invalid trust domain `td_1.local`",
+        ),
+        ("{trustDomain: a..b}", 5, 26, "invalid trust domain `a..b`"),
+    ];
+    for (cluster, line, column, message) in cases {
+        assert_load_error(&temp, &scenario(cluster), line, column, message);
+    }
+    let path = temp.write(
+        "valid.yaml",
+        &scenario("{name: east-1, trustDomain: east-1.tsb.local}"),
+    );
+    let loaded = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).expect("valid cluster");
+    assert_eq!(loaded.cluster.name, "east-1");
+    assert_eq!(loaded.cluster.trust_domain, "east-1.tsb.local");
+}
