@@ -29,7 +29,7 @@ pub struct HttpAttributes {
     pub method: String,
     /// Path without the query string.
     pub path: String,
-    /// Host header (or `:authority`) without the port.
+    /// The `Host` header or `:authority` as the client sent it, port included.
     pub host: String,
     /// Request headers, names in lower case.
     pub headers: Vec<(String, String)>,

@@ -72,23 +72,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The host of a `Host` header or authority, lower case, without the port.
-pub fn host_without_port(authority: &str) -> String {
-    let host = if authority.starts_with('[') {
-        authority
-            .split(']')
-            .next()
-            .map(|host| format!("{host}]"))
-            .unwrap_or_default()
-    } else {
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host)
-            .to_owned()
-    };
-    host.to_ascii_lowercase()
-}
-
 /// The request's authority: the URI's, else the `Host` header.
 pub fn authority_of<B>(request: &http::Request<B>) -> Option<String> {
     request
@@ -241,16 +224,6 @@ mod tests {
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(response.headers()[header::CONTENT_LENGTH], "19");
         assert_eq!(response.headers()[header::SERVER], "envoy");
-    }
-
-    #[test]
-    fn host_parsing() {
-        assert_eq!(
-            host_without_port("Productpage.bookinfo:9080"),
-            "productpage.bookinfo"
-        );
-        assert_eq!(host_without_port("details"), "details");
-        assert_eq!(host_without_port("[::1]:80"), "[::1]");
     }
 
     #[test]

@@ -27,8 +27,8 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info};
 
 use super::http::{
-    BAD_REQUEST, ProxyBody, RBAC_DENIED, UPSTREAM_RESET_PREFIX, authority_of, host_without_port,
-    incoming, is_known_method, local_reply, new_request_id, normalize_path, strip_hop_by_hop,
+    BAD_REQUEST, ProxyBody, RBAC_DENIED, UPSTREAM_RESET_PREFIX, authority_of, incoming,
+    is_known_method, local_reply, new_request_id, normalize_path, strip_hop_by_hop,
 };
 use super::io::{PrefixedIo, Side, Tls12AlertAsEnvoy, reset, splice};
 use super::sniff::{self, Protocol};
@@ -550,8 +550,9 @@ async fn handle_request(
             *request.uri_mut() = uri;
         }
     }
-    let host =
-        authority_of(&request).map_or_else(String::new, |authority| host_without_port(&authority));
+    // Istio matches `hosts` against the whole authority, so a port the client sent
+    // (`httpbin.foo:8000`) is part of what a rule must name.
+    let host = authority_of(&request).unwrap_or_default();
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
