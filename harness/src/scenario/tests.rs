@@ -1164,6 +1164,24 @@ fn api_server_validation_is_located_at_the_field() {
             33,
             "`foo` is not a cluster/namespace pattern",
         ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            selector: {matchLabels: {app: x}}\n            targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]\n",
+            13,
+            13,
+            "selector and targetRefs cannot both be set",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            targetRefs: [{group: \"\", kind: Deployment, name: x}]\n",
+            12,
+            38,
+            "target reference to group `` kind `Deployment` is not supported",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            targetRef: {kind: Service, name: s, namespace: other}\n",
+            12,
+            49,
+            "target namespace `other` is not the policy's namespace `foo`",
+        ),
     ];
     for (manifest, line, column, message) in cases {
         let path = temp.write("scenario.yaml", &scenario(manifest));

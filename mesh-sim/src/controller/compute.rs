@@ -82,7 +82,8 @@ impl IstioPolicies {
 
 /// The AuthorizationPolicies that apply to a pod: mesh-wide ones from the root namespace,
 /// namespace-wide ones, and those whose selector matches it. A root-namespace policy with a
-/// selector applies to matching pods in every namespace.
+/// selector applies to matching pods in every namespace. A policy with `targetRef` or
+/// `targetRefs` attaches to a gateway or waypoint, so it applies to no sidecar.
 pub fn applicable_authorization(
     policies: &IstioPolicies,
     root_namespace: &str,
@@ -105,7 +106,9 @@ pub fn applicable_authorization(
                 .as_ref()
                 .filter(|selector| !selector.is_empty());
             let in_scope = namespace == root_namespace || namespace == pod.namespace;
-            in_scope && selector.is_none_or(|selector| selector.matches(&pod.labels))
+            in_scope
+                && !policy.object.spec.has_target_refs()
+                && selector.is_none_or(|selector| selector.matches(&pod.labels))
         })
         .collect();
     applied.sort_by(|a, b| {

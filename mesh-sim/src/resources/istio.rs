@@ -115,6 +115,32 @@ pub struct AuthorizationPolicy {
     pub spec: AuthorizationPolicySpec,
 }
 
+/// A reference from a policy to the Gateway API or Istio object it attaches to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyTargetReference {
+    /// API group: `gateway.networking.k8s.io`, `networking.istio.io`, or empty for core.
+    #[serde(default)]
+    pub group: String,
+    /// `Gateway`, `GatewayClass`, `Service` or `ServiceEntry`.
+    #[serde(default)]
+    pub kind: String,
+    /// Name of the target.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace of the target; it must be the policy's own when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl AuthorizationPolicySpec {
+    /// Checks whether the policy attaches to gateways, waypoints or services through
+    /// `targetRef` or `targetRefs`, rather than to workloads through `selector`.
+    pub fn has_target_refs(&self) -> bool {
+        self.target_ref.is_some() || !self.target_refs.is_empty()
+    }
+}
+
 /// The spec of an AuthorizationPolicy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -123,12 +149,13 @@ pub struct AuthorizationPolicySpec {
     /// namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<WorkloadSelector>,
-    /// Gateway or service attachment; accepted and stored but not used in the simulation.
+    /// A gateway, waypoint or service the policy attaches to (deprecated single form). A
+    /// policy with a target reference applies to that proxy only, never to sidecars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_ref: Option<serde_json::Value>,
-    /// As `targetRef`, in list form.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_refs: Option<serde_json::Value>,
+    pub target_ref: Option<PolicyTargetReference>,
+    /// The gateways, waypoints or services the policy attaches to, as `targetRef`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_refs: Vec<PolicyTargetReference>,
     /// ALLOW when omitted.
     #[serde(default)]
     pub action: AuthorizationAction,

@@ -195,8 +195,104 @@ fn wildcard(value: &str) -> bool {
     !both_ends && !inner.contains('*')
 }
 
+/// The `group` and `kind` pairs Istio accepts in a policy's target reference.
+const TARGET_KINDS: &[(&str, &str)] = &[
+    ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+    ("", "Service"),
+    ("networking.istio.io", "ServiceEntry"),
+];
+
+/// Checks an AuthorizationPolicy's `selector`, `targetRef` and `targetRefs`, of which Istio
+/// accepts at most one, and each target reference.
+fn policy_targets(policy: &AuthorizationPolicy) -> Result<(), Invalid> {
+    let spec = &policy.spec;
+    let has_selector = spec
+        .selector
+        .as_ref()
+        .is_some_and(|selector| !selector.is_empty());
+    if spec.target_ref.is_some() && !spec.target_refs.is_empty() {
+        return Err(invalid(
+            &["spec", "targetRef"],
+            "only one of targetRef and targetRefs may be set",
+            "move the reference into targetRefs",
+        ));
+    }
+    if has_selector && spec.has_target_refs() {
+        let field = if spec.target_ref.is_some() {
+            "targetRef"
+        } else {
+            "targetRefs"
+        };
+        return Err(invalid(
+            &["spec", field],
+            format!("selector and {field} cannot both be set"),
+            "use selector for sidecar workloads, or a target reference for a gateway or waypoint",
+        ));
+    }
+    let single = spec
+        .target_ref
+        .iter()
+        .map(|reference| ("targetRef".to_owned(), reference));
+    let listed = spec
+        .target_refs
+        .iter()
+        .enumerate()
+        .map(|(index, reference)| (format!("targetRefs.{index}"), reference));
+    let namespace = policy.metadata.namespace.as_deref().unwrap_or_default();
+    for (field, reference) in single.chain(listed) {
+        let path = |leaf: &str| -> Vec<String> {
+            ["spec"]
+                .into_iter()
+                .chain(field.split('.'))
+                .chain([leaf])
+                .map(str::to_owned)
+                .collect()
+        };
+        let known = TARGET_KINDS
+            .iter()
+            .any(|(group, kind)| *group == reference.group && *kind == reference.kind);
+        if !known {
+            return Err(Invalid {
+                path: path("kind"),
+                message: format!(
+                    "target reference to group `{}` kind `{}` is not supported",
+                    reference.group, reference.kind
+                ),
+                hint: "refer to a Gateway or GatewayClass (group gateway.networking.k8s.io), a \
+                       Service (group \"\") or a ServiceEntry (group networking.istio.io)"
+                    .to_owned(),
+            });
+        }
+        if reference.name.is_empty() {
+            return Err(Invalid {
+                path: path("name"),
+                message: "a target reference needs a name".to_owned(),
+                hint: format!("name the {} the policy attaches to", reference.kind),
+            });
+        }
+        if let Some(target_namespace) = reference
+            .namespace
+            .as_deref()
+            .filter(|target| !target.is_empty() && *target != namespace)
+        {
+            return Err(Invalid {
+                path: path("namespace"),
+                message: format!(
+                    "target namespace `{target_namespace}` is not the policy's namespace \
+                     `{namespace}`"
+                ),
+                hint: "create the policy in the target's namespace, or drop the namespace field"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn authorization_policy(policy: &AuthorizationPolicy) -> Result<(), Invalid> {
     use super::istio::AuthorizationAction;
+    policy_targets(policy)?;
     if policy.spec.action == AuthorizationAction::Custom && policy.spec.provider.is_none() {
         return Err(invalid(
             &["spec", "provider"],
