@@ -691,3 +691,42 @@ fn group_outside_workspace_fails_its_step() {
         "{message}"
     );
 }
+
+#[test]
+fn streak_cut_short_by_timeout_is_inconclusive() {
+    let dir = TempDir::new("short-success");
+    let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: short\nspec:\n  timeouts: {success: 1ms}\n  steps:\n    - apply: {bundled: httpbin, namespace: default}\n    - apply: {bundled: sleep, namespace: default}\n    - name: one matching attempt fits in the timeout\n      exec:\n        target: deploy/sleep\n        command: curl -sS http://httpbin:8000/get\n      expect: {}\n    - name: one matching cell fits in the timeout\n      matrix:\n        sources:\n          sleep: {target: deploy/sleep}\n        requests:\n          get: http://httpbin:8000/get\n        expect: |\n          .      get\n          sleep  200\n";
+    let path = dir.write("short.yaml", scenario);
+    let report_path = dir.0.join("out.json");
+    let output = meshcheck(
+        &[
+            "run",
+            "--json",
+            report_path.to_str().expect("utf-8 path"),
+            path.to_str().expect("utf-8 path"),
+        ],
+        None,
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(4), "{stdout}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
+            .expect("JSON report");
+    let steps = report["scenarios"][0]["steps"].as_array().expect("steps");
+    assert_eq!(steps[2]["outcome"], "inconclusive", "{stdout}");
+    let exec_message = steps[2]["message"].as_str().expect("exec message");
+    assert!(
+        exec_message.contains("every attempt matched, but only 1 of the 3 in a row"),
+        "{exec_message}"
+    );
+    assert_eq!(steps[3]["outcome"], "inconclusive", "{stdout}");
+    let matrix_message = steps[3]["message"].as_str().expect("matrix message");
+    assert_eq!(
+        matrix_message, "0 of 1 cells differ, 1 could not be judged",
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sleep -> get: observed 200 every time, but not 3 times in a row"),
+        "{stdout}"
+    );
+}

@@ -16,6 +16,8 @@ struct CellResult {
     observed: Option<MatrixCell>,
     /// Whether the expectation held as required.
     matched: bool,
+    /// Whether every attempt matched, but too few of them ran before the success timeout.
+    too_few: bool,
     /// curl's stderr of the last attempt, or why the probe could not run.
     detail: String,
 }
@@ -53,6 +55,7 @@ async fn probe_cell(
         1
     };
     let mut streak = 0;
+    let mut ever_missed = false;
     loop {
         let timeout = if required == 1 {
             COMMAND_TIMEOUT
@@ -74,11 +77,13 @@ async fn probe_cell(
         };
         let matched = observed.is_some_and(|observed| expected.accepts(observed));
         streak = if matched { streak + 1 } else { 0 };
+        ever_missed |= !matched;
         let done = streak >= required || required == 1 || Instant::now() >= deadline;
         if done {
             return CellResult {
                 observed,
                 matched: streak >= required,
+                too_few: streak < required && !ever_missed,
                 detail,
             };
         }
@@ -133,8 +138,18 @@ pub(super) async fn run_matrix(
                     .observed
                     .map_or_else(|| "?".to_owned(), |cell| cell.to_string()),
             );
-            differs.push(!result.matched);
+            differs.push(!result.matched && !result.too_few);
             if result.matched {
+                continue;
+            }
+            if result.too_few {
+                broken = true;
+                mismatches.push(format!(
+                    "{} -> {}: observed {expected} every time, but not {REQUIRED_CONSECUTIVE} \
+                     times in a row within the success timeout of {:?}; raise \
+                     spec.timeouts.success",
+                    source.name, request.name, scenario.timeouts.success
+                ));
                 continue;
             }
             match result.observed {
@@ -175,8 +190,19 @@ pub(super) async fn run_matrix(
     } else {
         Outcome::Passed
     };
-    let message = (outcome != Outcome::Passed)
-        .then(|| format!("{} of {} cells differ", mismatches.len(), results.len()));
+    let differing = rows
+        .iter()
+        .flat_map(|row| &row.differs)
+        .filter(|differs| **differs)
+        .count();
+    let unjudged = mismatches.len() - differing;
+    let message = (outcome != Outcome::Passed).then(|| {
+        let mut message = format!("{differing} of {} cells differ", results.len());
+        if unjudged > 0 {
+            message.push_str(&format!(", {unjudged} could not be judged"));
+        }
+        message
+    });
     let mut report = bare_report(step, outcome, started.elapsed(), message);
     report.matrix = Some(MatrixReport {
         columns: matrix

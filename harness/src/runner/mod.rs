@@ -400,10 +400,12 @@ async fn run_exec(
             Some(format!("the probe could not run: {error}")),
         )
     } else if last_mismatch.is_none() {
+        // Every attempt matched; the timeout cut the streak short, so nothing was judged.
         (
-            Outcome::Failed,
+            Outcome::Inconclusive,
             Some(format!(
-                "the expected result did not hold {REQUIRED_CONSECUTIVE} times in a row within {:?}",
+                "every attempt matched, but only {streak} of the {REQUIRED_CONSECUTIVE} in a row \
+                 ran within the success timeout of {:?}; raise spec.timeouts.success",
                 scenario.timeouts.success
             )),
         )
