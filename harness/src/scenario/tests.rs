@@ -1182,6 +1182,36 @@ fn api_server_validation_is_located_at_the_field() {
             49,
             "target namespace `other` is not the policy's namespace `foo`",
         ),
+        (
+            "          apiVersion: apps/v1\n          kind: Deployment\n          metadata: {name: d, namespace: default}\n          spec:\n            replicas: -1\n            selector: {matchLabels: {app: d}}\n            template:\n              metadata: {labels: {app: d}}\n              spec: {containers: [{name: c, image: curlimages/curl}]}\n",
+            12,
+            13,
+            "spec.replicas -1 is negative",
+        ),
+        (
+            "          apiVersion: apps/v1\n          kind: Deployment\n          metadata: {name: d, namespace: default}\n          spec:\n            selector: {matchLabels: {app: d}}\n            template:\n              metadata: {labels: {app: d}}\n              spec:\n                containers:\n                - name: c\n                  image: curlimages/curl\n                  ports: [{containerPort: 70000}]\n",
+            19,
+            28,
+            "containerPort 70000 is out of range",
+        ),
+        (
+            "          apiVersion: v1\n          kind: Service\n          metadata: {name: s, namespace: default}\n          spec:\n            ports: [{port: 70000}]\n",
+            12,
+            22,
+            "port 70000 is out of range",
+        ),
+        (
+            "          apiVersion: v1\n          kind: Service\n          metadata: {name: s, namespace: default}\n          spec:\n            ports: [{port: 80, targetPort: 0}]\n",
+            12,
+            32,
+            "targetPort 0 is out of range",
+        ),
+        (
+            "          apiVersion: v1\n          kind: Service\n          metadata: {name: s, namespace: default}\n          spec:\n            ports: [{name: a, port: 80}, {port: 81}]\n",
+            12,
+            43,
+            "a Service with more than one port must name each port",
+        ),
     ];
     for (manifest, line, column, message) in cases {
         let path = temp.write("scenario.yaml", &scenario(manifest));

@@ -30,8 +30,16 @@ const OUTBOUND_FIRST: u8 = 128;
 
 /// An address range ran out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the in-process address range for {0} is exhausted in 127.{1}.0.0/16")]
-pub struct AddressExhausted(&'static str, u8);
+#[error(
+    "the in-process address range for {what} in 127.{block}.0.0/16 is exhausted after \
+     {capacity} addresses, which are not reused within a mesh; use fewer replicas, pod \
+     restarts or services in one scenario, or split it"
+)]
+pub struct AddressExhausted {
+    what: &'static str,
+    block: u8,
+    capacity: u16,
+}
 
 /// Hands out the addresses of one mesh instance.
 #[derive(Clone, Debug)]
@@ -77,7 +85,11 @@ impl AddressPlan {
         let per_octet = 254u16;
         let capacity = u16::from(end - first) * per_octet;
         if *counter >= capacity {
-            return Err(AddressExhausted(what, self.block));
+            return Err(AddressExhausted {
+                what,
+                block: self.block,
+                capacity,
+            });
         }
         let index = *counter;
         *counter += 1;
@@ -177,6 +189,15 @@ mod tests {
         for _ in 0..capacity {
             plan.allocate_pod().unwrap();
         }
-        assert_eq!(plan.allocate_pod(), Err(AddressExhausted("pods", 9)));
+        let error = plan.allocate_pod().unwrap_err();
+        assert_eq!(
+            error,
+            AddressExhausted {
+                what: "pods",
+                block: 9,
+                capacity: 7874,
+            }
+        );
+        assert!(error.to_string().contains("use fewer replicas"), "{error}");
     }
 }

@@ -100,30 +100,12 @@ pub fn validate(resource: &Resource) -> Result<(), Invalid> {
     match resource {
         Resource::PeerAuthentication(policy) => peer_authentication(policy),
         Resource::AuthorizationPolicy(policy) => authorization_policy(policy),
-        Resource::Deployment(deployment) => {
-            let spec = &deployment.spec;
-            let labels = spec
-                .template
-                .metadata
-                .as_ref()
-                .and_then(|metadata| metadata.labels.clone())
-                .unwrap_or_default();
-            let selected = spec
-                .selector
-                .match_labels
-                .iter()
-                .flatten()
-                .all(|(key, value)| labels.get(key) == Some(value));
-            if selected {
-                Ok(())
-            } else {
-                Err(invalid(
-                    &["spec", "selector"],
-                    "spec.selector does not match the template labels",
-                    "make spec.selector.matchLabels a subset of spec.template.metadata.labels",
-                ))
-            }
-        }
+        Resource::Deployment(deployment) => deployment_spec(deployment),
+        Resource::Service(service) => service_ports(service),
+        Resource::Pod(pod) => match &pod.spec {
+            Some(spec) => container_ports(spec, &["spec"]),
+            None => Ok(()),
+        },
         Resource::Workspace(workspace) => namespace_selector(
             &workspace.spec.namespace_selector.names,
             &["spec", "namespaceSelector", "names"],
@@ -154,6 +136,121 @@ pub fn validate(resource: &Resource) -> Result<(), Invalid> {
         ),
         _ => Ok(()),
     }
+}
+
+fn deployment_spec(deployment: &k8s_openapi::api::apps::v1::Deployment) -> Result<(), Invalid> {
+    let spec = &deployment.spec;
+    if let Some(replicas) = spec.replicas.filter(|replicas| *replicas < 0) {
+        return Err(invalid(
+            &["spec", "replicas"],
+            format!("spec.replicas {replicas} is negative"),
+            "use 0 or more replicas",
+        ));
+    }
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.labels.clone())
+        .unwrap_or_default();
+    let selected = spec
+        .selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(key, value)| labels.get(key) == Some(value));
+    if !selected {
+        return Err(invalid(
+            &["spec", "selector"],
+            "spec.selector does not match the template labels",
+            "make spec.selector.matchLabels a subset of spec.template.metadata.labels",
+        ));
+    }
+    match &spec.template.spec {
+        Some(pod) => container_ports(pod, &["spec", "template", "spec"]),
+        None => Ok(()),
+    }
+}
+
+/// Checks that a port number is from 1 to 65535, as the API server requires.
+fn port_in_range(port: i32) -> bool {
+    (1..=65535).contains(&port)
+}
+
+fn container_ports(spec: &k8s_openapi::api::core::v1::PodSpec, at: &[&str]) -> Result<(), Invalid> {
+    for (index, container) in spec.containers.iter().enumerate() {
+        for (port_index, port) in container.ports.iter().flatten().enumerate() {
+            if !port_in_range(port.container_port) {
+                let index = index.to_string();
+                let port_index = port_index.to_string();
+                let path: Vec<&str> = at
+                    .iter()
+                    .copied()
+                    .chain(["containers", &index, "ports", &port_index, "containerPort"])
+                    .collect();
+                return Err(invalid(
+                    &path,
+                    format!("containerPort {} is out of range", port.container_port),
+                    "use a port from 1 to 65535",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn service_ports(service: &k8s_openapi::api::core::v1::Service) -> Result<(), Invalid> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let ports = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ports.as_deref())
+        .unwrap_or_default();
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, port) in ports.iter().enumerate() {
+        let index_text = index.to_string();
+        let at = |field: &'static str| ["spec", "ports", index_text.as_str(), field];
+        if !port_in_range(port.port) {
+            return Err(invalid(
+                &at("port"),
+                format!("port {} is out of range", port.port),
+                "use a port from 1 to 65535",
+            ));
+        }
+        match &port.target_port {
+            Some(IntOrString::Int(target)) if !port_in_range(*target) => {
+                return Err(invalid(
+                    &at("targetPort"),
+                    format!("targetPort {target} is out of range"),
+                    "use a port from 1 to 65535, or a container port's name",
+                ));
+            }
+            Some(IntOrString::String(name)) if name.is_empty() || name.len() > 15 => {
+                return Err(invalid(
+                    &at("targetPort"),
+                    format!("targetPort `{name}` is not a port name"),
+                    "use a container port's name of 1 to 15 characters, or a number",
+                ));
+            }
+            _ => {}
+        }
+        if ports.len() > 1 && port.name.as_deref().unwrap_or_default().is_empty() {
+            return Err(invalid(
+                &at("port"),
+                "a Service with more than one port must name each port",
+                "add a name to every entry of spec.ports",
+            ));
+        }
+        let protocol = port.protocol.as_deref().unwrap_or("TCP");
+        if !seen.insert((port.port, protocol.to_owned())) {
+            return Err(invalid(
+                &at("port"),
+                format!("port {} / {protocol} is declared twice", port.port),
+                "remove the duplicate entry from spec.ports",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn peer_authentication(policy: &PeerAuthentication) -> Result<(), Invalid> {
