@@ -1,5 +1,6 @@
 //! Checks that the API servers of Kubernetes, Istio and TSB make before they store an object,
 //! beyond what the types' shapes already enforce.
+
 mod istio;
 mod kubernetes;
 mod tsb;
@@ -27,6 +28,7 @@ fn invalid(path: &[&str], message: impl Into<String>, hint: impl Into<String>) -
         hint: hint.into(),
     }
 }
+
 /// Checks `resource` as its API server's validation would.
 pub fn validate(resource: &Resource) -> Result<(), Invalid> {
     kubernetes::names(resource)?;
