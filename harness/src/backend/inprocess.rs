@@ -2,7 +2,6 @@
 //! real `curl` binary given the pod's network view (cluster DNS and source address).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -10,9 +9,9 @@ use mesh_sim::cluster::{ClusterConfig, LabelChange};
 use mesh_sim::resources::{ResourceKey, Scope};
 use mesh_sim::runtime::pods::PodRuntime;
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use super::process::{self, RunError};
 use super::{Backend, BackendError, BoxFuture, ExecOutput, Settled};
 use crate::scenario::{
     CURL_PROTOCOLS, ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadKind,
@@ -299,44 +298,27 @@ impl Backend for InProcess {
                 .args(arguments)
                 .args(exec_target.curl_network_args())
                 .args(["--proto", &protocols, "--proto-redir", &protocols])
-                .current_dir(&scratch.0)
-                .stdin(if stdin.is_some() {
-                    Stdio::piped()
-                } else {
-                    Stdio::null()
-                })
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true);
+                .current_dir(&scratch.0);
             for variable in PROXY_VARIABLES {
                 command.env_remove(variable);
             }
             let started = Instant::now();
-            let mut child = command.spawn().map_err(|error| {
-                BackendError::Unavailable(format!("cannot run {}: {error}", curl.display()))
-            })?;
-            if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
-                let text = text.to_owned();
-                // Written on its own task so that a command that does not read its input
-                // cannot block the output being collected; the pipe closes when it is done.
-                tokio::spawn(async move {
-                    let _ = input.write_all(text.as_bytes()).await;
-                });
-            }
-            let output = tokio::time::timeout(timeout, child.wait_with_output())
-                .await
-                .map_err(|_| {
-                    BackendError::Exec(format!(
-                        "command did not finish within {timeout:?}; it was killed"
-                    ))
-                })?
-                .map_err(|error| {
-                    BackendError::Exec(format!("cannot read curl's output: {error}"))
-                })?;
+            let finished =
+                process::run(command, stdin, timeout)
+                    .await
+                    .map_err(|error| match error {
+                        RunError::Spawn(error) => BackendError::Unavailable(format!(
+                            "cannot run {}: {error}",
+                            curl.display()
+                        )),
+                        RunError::TimedOut(_) | RunError::Output(_) => {
+                            BackendError::Exec(format!("curl {error}"))
+                        }
+                    })?;
             Ok(ExecOutput {
-                exit_code: output.status.code(),
-                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                exit_code: finished.status.code(),
+                stdout: String::from_utf8_lossy(&finished.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&finished.stderr).into_owned(),
                 duration: started.elapsed(),
             })
         })

@@ -4,6 +4,7 @@
 //! the same trait.
 
 pub mod inprocess;
+pub mod process;
 
 use std::future::Future;
 use std::pin::Pin;
