@@ -419,6 +419,18 @@ fn interrupt_stops_curl_and_keeps_finished_steps() {
         ["passed", "passed", "skipped"],
         "finished steps are kept"
     );
+    let scenario_ms = report["scenarios"][0]["durationMs"].as_f64().unwrap();
+    let running_ms = report["scenarios"][0]["steps"][2]["durationMs"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        running_ms > 0.0,
+        "the interrupted step ran for {running_ms} ms"
+    );
+    assert!(
+        scenario_ms >= running_ms,
+        "the scenario ({scenario_ms} ms) ran at least as long as its last step"
+    );
 }
 
 #[test]

@@ -157,23 +157,52 @@ pub async fn run_scenario(scenario: &Scenario, backend_kind: BackendKind) -> Sce
 }
 
 /// The reports of a scenario's finished steps, readable while it runs, so that an
-/// interrupted run can still report the steps that ran.
+/// interrupted run can still report the steps that ran and how long they took.
 #[derive(Clone, Debug, Default)]
-pub struct StepLog(Arc<std::sync::Mutex<Vec<StepReport>>>);
+pub struct StepLog(Arc<std::sync::Mutex<LoggedSteps>>);
+
+#[derive(Debug, Default)]
+struct LoggedSteps {
+    finished: Vec<StepReport>,
+    /// When the scenario started, once it has.
+    scenario_started: Option<Instant>,
+    /// When the step now running started.
+    step_started: Option<Instant>,
+}
 
 impl StepLog {
-    fn push(&self, report: StepReport) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LoggedSteps> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(report);
+    }
+
+    fn scenario_started(&self, at: Instant) {
+        self.lock().scenario_started = Some(at);
+    }
+
+    fn step_started(&self, at: Instant) {
+        self.lock().step_started = Some(at);
+    }
+
+    fn push(&self, report: StepReport) {
+        let mut logged = self.lock();
+        logged.finished.push(report);
+        logged.step_started = None;
     }
 
     fn finished(&self) -> Vec<StepReport> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.lock().finished.clone()
+    }
+
+    /// Returns how long the scenario and the step that was running have taken so far.
+    fn elapsed(&self) -> (Duration, Option<Duration>) {
+        let logged = self.lock();
+        let since = |at: Option<Instant>| at.map(|at| at.elapsed());
+        (
+            since(logged.scenario_started).unwrap_or_default(),
+            since(logged.step_started),
+        )
     }
 }
 
@@ -184,6 +213,7 @@ async fn run_scenario_reporting(
     log: &StepLog,
 ) -> ScenarioReport {
     let started = Instant::now();
+    log.scenario_started(started);
     let span = info_span!("scenario", scenario = scenario.name);
     async {
         let backend = match backend_kind.start(&scenario.cluster).await {
@@ -247,6 +277,7 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend, log: &StepLog) ->
             continue;
         }
         let span = info_span!("step", step = step.name, index = index + 1);
+        log.step_started(Instant::now());
         let report = run_step(scenario, step, backend, since_change)
             .instrument(span)
             .await;
@@ -449,9 +480,15 @@ pub enum RunEvent<'a> {
 
 /// The report of a scenario the run stopped: the steps that finished, then the others as
 /// skipped.
-fn interrupted_report(scenario: &Scenario, finished: Vec<StepReport>) -> ScenarioReport {
+fn interrupted_report(scenario: &Scenario, log: &StepLog) -> ScenarioReport {
+    let finished = log.finished();
+    let (scenario_elapsed, step_elapsed) = log.elapsed();
     let mut report = not_run(scenario, INTERRUPTED_REASON);
+    report.duration = scenario_elapsed;
     let done = finished.len();
+    if let (Some(running), Some(elapsed)) = (report.steps.get_mut(done), step_elapsed) {
+        running.duration = elapsed;
+    }
     report
         .steps
         .splice(..done.min(report.steps.len()), finished);
@@ -549,12 +586,15 @@ pub async fn run_all(
             }
         }
     }
+    // Commands of aborted scenarios, and any killed at their time limit, exit within moments
+    // of their SIGKILL; wait for them so that none outlives meshcheck as a zombie.
+    crate::backend::process::reap_killed(Duration::from_secs(2)).await;
     let reports = reports
         .into_iter()
         .zip(scenarios.iter().zip(&logs))
         .map(|(report, (scenario, log))| match report {
             Some(report) => report,
-            None if interrupted => interrupted_report(scenario, log.finished()),
+            None if interrupted => interrupted_report(scenario, log),
             None => ScenarioReport {
                 outcome: Outcome::Inconclusive,
                 error: Some("the harness failed while running the scenario".to_owned()),
