@@ -106,6 +106,19 @@ pub enum ClusterError {
         /// The workspace's selector entries, as written.
         workspace_selector: Vec<String>,
     },
+    /// A workspace's namespace selector repeats an entry of another workspace.
+    #[error(
+        "{workspace}: namespaceSelector entry \"{entry}\" is already claimed by {owner}; a \
+         namespace belongs to one workspace, so remove the entry from one of them"
+    )]
+    NamespacesClaimed {
+        /// The workspace being applied.
+        workspace: String,
+        /// The repeated entry, as written.
+        entry: String,
+        /// The workspace that has the same entry.
+        owner: String,
+    },
     /// An object to delete, label or restart does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -273,6 +286,7 @@ impl ClusterState {
         let key = resource.key()?;
         self.check_parent_exists(&key)?;
         tsb::check_group_within_workspace(self, &key, &resource)?;
+        tsb::check_workspace_claims(self, &key, &resource)?;
         if key.kind == ResourceKind::Pod
             && let Some(existing) = self.objects.get(&key)
             && let (Resource::Pod(old), Resource::Pod(new)) = (&existing.resource, &resource)

@@ -55,6 +55,50 @@ pub(super) fn check_group_within_workspace(
     Ok(())
 }
 
+/// Rejects a workspace whose namespace selector repeats an entry of another workspace, such
+/// as `*/bookinfo` in two workspaces: a workspace owns its namespaces exclusively, and two
+/// equal entries leave no rule to decide the owner. Overlapping but different entries
+/// (`*/*` and `*/bookinfo`) are accepted, and the more specific one owns the namespace.
+pub(super) fn check_workspace_claims(
+    state: &ClusterState,
+    key: &ResourceKey,
+    resource: &Resource,
+) -> Result<(), ClusterError> {
+    let Resource::Workspace(workspace) = resource else {
+        return Ok(());
+    };
+    for name in &workspace.spec.namespace_selector.names {
+        let Some(entry) = SelectorEntry::parse(name) else {
+            continue;
+        };
+        let owner = state
+            .objects_of(ResourceKind::Workspace)
+            .filter(|(other, _)| *other != key)
+            .find_map(|(other, stored)| match &stored.resource {
+                Resource::Workspace(existing)
+                    if existing
+                        .spec
+                        .namespace_selector
+                        .names
+                        .iter()
+                        .filter_map(|other_name| SelectorEntry::parse(other_name))
+                        .any(|other_entry| other_entry == entry) =>
+                {
+                    Some(other)
+                }
+                _ => None,
+            });
+        if let Some(owner) = owner {
+            return Err(ClusterError::NamespacesClaimed {
+                workspace: key.to_string(),
+                entry: name.clone(),
+                owner: owner.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn workspace<'a>(state: &'a ClusterState, fqn: &str) -> Option<&'a TsbObject<WorkspaceSpec>> {
     state
         .objects_of(ResourceKind::Workspace)

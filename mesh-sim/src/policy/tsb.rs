@@ -6,7 +6,8 @@
 //! NOTE: TSB documents the enums and the propagation strategies but not every detail of the
 //! generated Istio resources. The choices below are inferred and collected here so they can be
 //! changed in one place: a namespace claimed by several workspaces (or groups) belongs to the
-//! most specific selector, then the oldest; GROUP mode in a namespace that no group covers
+//! most specific selector, then the oldest (the cluster rejects a workspace that repeats
+//! another's entry exactly, and a group reaching outside its workspace); GROUP mode in a namespace that no group covers
 //! allows only that namespace; the generated resources are named `tsb-mtls` (a namespace-wide
 //! PeerAuthentication), `allow` (an ALLOW AuthorizationPolicy, the name TSB uses) and `deny`.
 

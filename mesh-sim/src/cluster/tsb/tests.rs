@@ -194,3 +194,46 @@ fn rejected_group_leaves_store_unchanged() {
         "neither the hierarchy nor the group was applied"
     );
 }
+
+/// Workspace `name` of tenant t selecting `names`.
+fn other_workspace(name: &str, names: &[&str]) -> Resource {
+    Resource::Workspace(tsb_object::<WorkspaceSpec>(json!({
+        "apiVersion": "api.tsb.tetrate.io/v2",
+        "kind": "Workspace",
+        "metadata": {"organization": "o", "tenant": "t", "name": name},
+        "spec": {"namespaceSelector": {"names": names}},
+    })))
+}
+
+#[test]
+fn workspaces_cannot_repeat_a_claim() {
+    let mut state = ClusterState::new(ClusterConfig::default(), 204);
+    state
+        .apply(hierarchy(&["*/app", "c1/db"]))
+        .expect("hierarchy");
+
+    let error = state
+        .apply(vec![other_workspace("second", &["*/other", "*/app"])])
+        .expect_err("*/app is w's");
+    assert_eq!(
+        error,
+        ClusterError::NamespacesClaimed {
+            workspace: "Workspace organizations/o/tenants/t/workspaces/second".to_owned(),
+            entry: "*/app".to_owned(),
+            owner: format!("Workspace {WORKSPACE}"),
+        }
+    );
+    assert!(
+        state
+            .objects_of(ResourceKind::Workspace)
+            .all(|(key, _)| key.name == "w"),
+        "the rejected workspace is not stored"
+    );
+
+    state
+        .apply(vec![other_workspace("wide", &["*/*", "c1/app", "c2/db"])])
+        .expect("overlapping but different entries are accepted");
+    state
+        .apply(hierarchy(&["*/app", "c1/db"]))
+        .expect("re-applying a workspace does not conflict with itself");
+}
