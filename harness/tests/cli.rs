@@ -655,7 +655,7 @@ fn translate_rejects_group_outside_workspace() {
 }
 
 #[test]
-fn group_outside_workspace_fails_its_step() {
+fn group_outside_workspace_is_invalid_before_run() {
     let dir = TempDir::new("group-step");
     let indent = |manifest: &str| {
         manifest
@@ -676,32 +676,24 @@ fn group_outside_workspace_fails_its_step() {
     .concat();
     let path = dir.write("group.yaml", &scenario);
 
-    let report_path = dir.0.join("out.json");
-    let output = meshcheck(
-        &[
-            "run",
-            "--json",
-            report_path.to_str().unwrap(),
-            path.to_str().unwrap(),
-        ],
-        None,
-    );
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
-    let steps = report["scenarios"][0]["steps"].as_array().expect("steps");
-    let outcomes: Vec<&str> = steps
-        .iter()
-        .map(|step| step["outcome"].as_str().expect("outcome"))
-        .collect();
-    assert_eq!(outcomes, ["passed", "failed", "skipped"], "{stdout}");
-    let message = steps[1]["message"].as_str().expect("a message");
-    assert!(
-        message.contains("namespaceSelector entry \"*/*\" selects namespaces outside"),
-        "{message}"
-    );
+    for command in ["validate", "run"] {
+        let output = meshcheck(&[command, path.to_str().unwrap()], None);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            !text(&output.stdout).contains("PASS"),
+            "{command}: no step may run"
+        );
+        // The group's `kind` line, the second line of the second apply's manifest.
+        assert!(
+            stderr.contains(&format!("{}:34:11: ", path.display())),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("namespaceSelector entry \"*/*\" selects namespaces outside"),
+            "{command}: {stderr}"
+        );
+    }
 }
 
 #[test]

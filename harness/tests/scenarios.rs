@@ -1,6 +1,6 @@
 //! Every scenario under `scenarios/` as its own test, run on the in-process backend.
 //!
-//! A scenario file that does not load is a failed test, as is a scenario whose outcome is
+//! A scenario file that does not load or whose dry run fails is a failed test, as is a scenario whose outcome is
 //! anything but passed; the failure message is the human report of the scenario.
 
 use std::path::PathBuf;
@@ -17,6 +17,9 @@ fn scenarios_dir() -> PathBuf {
 
 fn run(path: PathBuf) -> Result<(), Failed> {
     let loaded = scenario::load(&path).map_err(|error| Failed::from(error.to_string()))?;
+    BackendKind::InProcess
+        .rehearse(&loaded)
+        .map_err(|error| Failed::from(error.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

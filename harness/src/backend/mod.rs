@@ -10,7 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::scenario::{ClusterSettings, LabelStep, LocatedResource, ObjectRef, WorkloadRef};
+use crate::scenario::{
+    ClusterSettings, LabelStep, LocatedResource, ObjectRef, Scenario, ScenarioError, WorkloadRef,
+};
 use crate::traffic::TrafficRecord;
 
 /// A boxed future, as backend methods return.
@@ -120,6 +122,14 @@ impl BackendKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::InProcess => "inprocess",
+        }
+    }
+
+    /// Checks a loaded scenario against what this backend knows before it starts: for the
+    /// in-process backend, a dry run of every change on its cluster model.
+    pub fn rehearse(self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        match self {
+            Self::InProcess => inprocess::rehearse(scenario),
         }
     }
 

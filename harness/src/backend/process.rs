@@ -35,7 +35,7 @@ impl Drop for Running {
     }
 }
 
-/// What a finished child wrote and how it ended.
+/// The output and exit status of a finished child.
 #[derive(Debug)]
 pub struct Finished {
     /// The exit status.
@@ -46,7 +46,7 @@ pub struct Finished {
     pub stderr: Vec<u8>,
 }
 
-/// Why a child did not finish.
+/// The reason a child did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The program could not be started.

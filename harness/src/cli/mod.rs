@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use meshcheck::backend::BackendKind;
 use meshcheck::scenario::{self, Scenario};
 
 /// Writes to stdout. Errors are ignored: a reader that closed the pipe early
@@ -80,7 +81,11 @@ pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
     let mut scenarios = Vec::new();
     let mut valid = true;
     for file in files {
-        match scenario::load_with(&file, &overrides) {
+        let loaded = scenario::load_with(&file, &overrides).and_then(|loaded| {
+            // Only the in-process backend exists; the dry run is the selected backend's.
+            BackendKind::InProcess.rehearse(&loaded).map(|()| loaded)
+        });
+        match loaded {
             Ok(loaded) => scenarios.push(loaded),
             Err(error) => {
                 err(&format!("error: {error}"));

@@ -33,6 +33,9 @@ use self::services::{Endpoint, ServiceInfo, target_port_on};
 /// Annotation `kubectl rollout restart` sets on a Deployment's pod template.
 pub const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
 
+/// Namespaces every Kubernetes cluster with Istio has before anything is applied.
+pub const INITIAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "istio-system"];
+
 /// Cluster-wide settings of one mesh instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterConfig {
@@ -161,6 +164,26 @@ impl ClusterState {
             addresses: AddressPlan::new(block),
             sequence: 0,
         }
+    }
+
+    /// A cluster using address block `127.<block>.0.0/16` with the namespaces every
+    /// Kubernetes cluster with Istio has before anything is applied: [`INITIAL_NAMESPACES`].
+    pub fn with_initial_namespaces(config: ClusterConfig, block: u8) -> Result<Self, ClusterError> {
+        let mut state = Self::new(config, block);
+        let namespaces = INITIAL_NAMESPACES
+            .iter()
+            .map(|name| {
+                Resource::Namespace(k8s_openapi::api::core::v1::Namespace {
+                    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                        name: Some((*name).to_owned()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                })
+            })
+            .collect();
+        state.apply(namespaces)?;
+        Ok(state)
     }
 
     /// Cluster-wide settings.

@@ -195,8 +195,6 @@ pub struct Mesh {
 
 /// How long a new mesh waits for a loopback block to become free when all are in use.
 const BLOCK_WAIT: Duration = Duration::from_secs(60);
-/// Namespaces every Kubernetes cluster with Istio has before anything is applied.
-const INITIAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "istio-system"];
 /// A port below 1024, bound once at start-up to find out whether pods' privileged ports
 /// (such as the sleep Service's port 80) can be served.
 const PRIVILEGED_PROBE_PORT: u16 = 80;
@@ -227,21 +225,6 @@ fn check_privileged_ports(ip: Ipv4Addr) -> Result<(), MeshError> {
         }
         _ => Ok(()),
     }
-}
-
-fn initial_namespaces() -> Vec<Resource> {
-    INITIAL_NAMESPACES
-        .iter()
-        .map(|name| {
-            Resource::Namespace(k8s_openapi::api::core::v1::Namespace {
-                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-                    name: Some((*name).to_owned()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            })
-        })
-        .collect()
 }
 
 /// Binds the controller's listener in the first free block; that listener is the claim.
@@ -299,8 +282,7 @@ impl Mesh {
             root_pem: authority.root_pem().to_owned(),
         };
 
-        let mut state = ClusterState::new(options.cluster.clone(), block);
-        state.apply(initial_namespaces())?;
+        let state = ClusterState::with_initial_namespaces(options.cluster.clone(), block)?;
         let store = Arc::new(ClusterStore::new(state));
         let controller = Controller::new(store.clone(), ListenerMode::Explicit);
         let kube_proxy = KubeProxy::new(store.clone());

@@ -11,6 +11,10 @@ use mesh_sim::runtime::pods::PodRuntime;
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
 use tokio::process::Command;
 
+mod rehearse;
+
+pub use self::rehearse::rehearse;
+
 use super::process::{self, RunError};
 use super::{Backend, BackendError, BoxFuture, ExecOutput, Settled};
 use crate::scenario::{
@@ -130,6 +134,15 @@ fn is_curl(program: &str) -> bool {
         .is_some_and(|name| name == "curl")
 }
 
+/// The mesh-sim settings of a scenario's `spec.cluster`.
+fn cluster_config(cluster: &ClusterSettings) -> ClusterConfig {
+    ClusterConfig {
+        name: cluster.name.clone(),
+        trust_domain: cluster.trust_domain.clone(),
+        ..ClusterConfig::default()
+    }
+}
+
 impl InProcess {
     /// Starts a mesh for a scenario's cluster settings. Fails when curl is missing, so that a
     /// scenario does not start a mesh it cannot probe.
@@ -142,11 +155,7 @@ impl InProcess {
             ));
         }
         let options = MeshOptions {
-            cluster: ClusterConfig {
-                name: cluster.name.clone(),
-                trust_domain: cluster.trust_domain.clone(),
-                ..ClusterConfig::default()
-            },
+            cluster: cluster_config(cluster),
             ..MeshOptions::default()
         };
         let mesh = Mesh::start(options)

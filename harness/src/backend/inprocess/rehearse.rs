@@ -1,0 +1,279 @@
+//! A dry run of a scenario's changes against the in-process cluster model, before any mesh
+//! starts: every object the cluster would reject, every object a step deletes, labels or
+//! restarts that does not exist by then, and every workload a probe runs in or checks.
+//!
+//! The in-process cluster starts empty apart from its initial namespaces, so whatever a step
+//! needs must have been applied by an earlier one. A real cluster may already hold it, which
+//! is why this check belongs to this backend.
+
+use mesh_sim::cluster::{ClusterError, ClusterState, LabelChange};
+use mesh_sim::resources::{ResourceKey, ResourceKind, Scope};
+
+use super::{cluster_config, key_of};
+use crate::scenario::{
+    Action, DeleteTarget, LocatedResource, Scenario, ScenarioError, SourceLocation, Step,
+    TrafficDestination, WorkloadKind, WorkloadRef,
+};
+
+/// The address block the rehearsal's cluster model uses; it binds nothing, so any block works.
+const REHEARSAL_BLOCK: u8 = 0;
+
+/// Annotation value the rehearsal writes for `rolloutRestart`.
+const REHEARSAL_RESTART: &str = "rehearsal";
+
+/// Turns a rejection into a located scenario error. The cluster's messages end with what to
+/// do after `; `, which becomes the hint.
+fn rejected(location: &SourceLocation, step: &Step, error: &ClusterError) -> ScenarioError {
+    let text = error.to_string();
+    let (problem, hint) = text
+        .split_once("; ")
+        .unwrap_or((text.as_str(), "fix the manifest or the order of the steps"));
+    ScenarioError::invalid(
+        location.clone(),
+        format!("step `{}` would be rejected: {problem}", step.name),
+        hint,
+    )
+}
+
+/// Finds the object of `objects` that the cluster rejects when they are applied one by one
+/// on `state`, to point at its manifest rather than at the step.
+fn rejected_object<'a>(
+    state: &ClusterState,
+    objects: &'a [LocatedResource],
+) -> Option<&'a LocatedResource> {
+    let mut trial = state.clone();
+    objects
+        .iter()
+        .find(|object| trial.apply(vec![object.resource.clone()]).is_err())
+}
+
+fn workload_key(workload: &WorkloadRef) -> ResourceKey {
+    ResourceKey {
+        kind: match workload.kind {
+            WorkloadKind::Deployment => ResourceKind::Deployment,
+            WorkloadKind::Pod => ResourceKind::Pod,
+        },
+        scope: Scope::Namespace(workload.namespace.clone()),
+        name: workload.name.clone(),
+    }
+}
+
+/// Checks that `workload` exists at this step: a Deployment, a bare Pod, or a pod that a
+/// Deployment created (for `pod/NAME`).
+fn check_workload(
+    state: &ClusterState,
+    step: &Step,
+    workload: &WorkloadRef,
+    role: &str,
+) -> Result<(), ScenarioError> {
+    let exists = state.object(&workload_key(workload)).is_some()
+        || (workload.kind == WorkloadKind::Pod
+            && state
+                .pod(&format!("{}/{}", workload.namespace, workload.name))
+                .is_some());
+    if exists {
+        return Ok(());
+    }
+    Err(ScenarioError::invalid(
+        step.location.clone(),
+        format!(
+            "step `{}` {role} {workload} in namespace {}, which does not exist at this step",
+            step.name, workload.namespace
+        ),
+        "apply it in an earlier step, or fix the name and namespace",
+    ))
+}
+
+/// Replays the scenario's changes on an in-process cluster model, and checks its probes'
+/// workloads, returning the first problem located at the object or step that causes it.
+pub fn rehearse(scenario: &Scenario) -> Result<(), ScenarioError> {
+    let config = cluster_config(&scenario.cluster);
+    let mut state =
+        ClusterState::with_initial_namespaces(config, REHEARSAL_BLOCK).map_err(|error| {
+            ScenarioError::invalid(
+                SourceLocation::new(scenario.path.clone(), 1, 1),
+                format!("the in-process cluster model cannot start: {error}"),
+                "report this as a bug in meshcheck",
+            )
+        })?;
+    for step in &scenario.steps {
+        let result = match &step.action {
+            Action::Apply(set) => {
+                let before = state.clone();
+                let resources = set.objects.iter().map(|object| object.resource.clone());
+                state.apply(resources.collect()).map(drop).map_err(|error| {
+                    // A bundled manifest is not the user's to edit, so point at the step.
+                    let location = rejected_object(&before, &set.objects)
+                        .map(|object| &object.location)
+                        .filter(|location| {
+                            !location.file.to_string_lossy().starts_with("<bundled:")
+                        })
+                        .unwrap_or(&step.location);
+                    rejected(location, step, &error)
+                })
+            }
+            Action::Delete(DeleteTarget::Objects(set)) => {
+                let keys: Result<Vec<ResourceKey>, _> = set
+                    .objects
+                    .iter()
+                    .map(|object| object.resource.key())
+                    .collect();
+                match keys {
+                    Ok(keys) => state
+                        .delete(&keys)
+                        .map_err(|error| rejected(&step.location, step, &error)),
+                    Err(error) => Err(rejected(&step.location, step, &ClusterError::Key(error))),
+                }
+            }
+            Action::Delete(DeleteTarget::Refs(refs)) => {
+                let keys: Vec<ResourceKey> = refs.iter().map(key_of).collect();
+                state
+                    .delete(&keys)
+                    .map_err(|error| rejected(&step.location, step, &error))
+            }
+            Action::Label(label) => {
+                let change = LabelChange {
+                    set: label.set.clone(),
+                    remove: label.remove.clone(),
+                };
+                state
+                    .label(&key_of(&label.target), &change)
+                    .map_err(|error| rejected(&step.location, step, &error))
+            }
+            Action::RolloutRestart(target) => state
+                .rollout_restart(&workload_key(target), REHEARSAL_RESTART)
+                .map_err(|error| rejected(&step.location, step, &error)),
+            Action::Exec(exec) => check_workload(&state, step, &exec.target, "runs in"),
+            Action::Matrix(matrix) => matrix
+                .sources
+                .iter()
+                .try_for_each(|source| check_workload(&state, step, &source.target, "runs in")),
+            Action::Traffic(traffic) => {
+                check_workload(&state, step, &traffic.from, "checks connections from")?;
+                match &traffic.to {
+                    TrafficDestination::Workload(workload) => {
+                        check_workload(&state, step, workload, "checks connections to")
+                    }
+                    TrafficDestination::Service { namespace, name } => {
+                        if state.service(namespace, name).is_some() {
+                            Ok(())
+                        } else {
+                            Err(ScenarioError::invalid(
+                                step.location.clone(),
+                                format!(
+                                    "step `{}` checks connections to service {namespace}/{name}, \
+                                     which does not exist at this step",
+                                    step.name
+                                ),
+                                "apply the Service in an earlier step, or fix the name and \
+                                 namespace",
+                            ))
+                        }
+                    }
+                }
+            }
+        };
+        result?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a scenario with `steps` (YAML lines under `steps:`) and loads it.
+    fn scenario(name: &str, steps: &str) -> (Scenario, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "meshcheck-rehearse-{}-{name}.yaml",
+            std::process::id()
+        ));
+        let text = format!(
+            "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: {name}}}\nspec:\n  steps:\n{steps}"
+        );
+        std::fs::write(&path, text).expect("write scenario");
+        let loaded = crate::scenario::load(&path).expect("the scenario loads");
+        (loaded, path)
+    }
+
+    fn rehearsal_error(name: &str, steps: &str) -> String {
+        let (loaded, path) = scenario(name, steps);
+        let error = rehearse(&loaded).expect_err("the dry run finds the problem");
+        std::fs::remove_file(&path).ok();
+        let text = error.to_string();
+        let file = path.display().to_string();
+        text.strip_prefix(&file).map(str::to_owned).unwrap_or(text)
+    }
+
+    const SLEEP: &str = "    - apply: {bundled: sleep, namespace: default}\n";
+
+    #[test]
+    fn valid_changes_and_probes_pass() {
+        let steps = format!(
+            "{SLEEP}    - label: {{target: namespace/default, set: {{istio-injection: enabled}}}}\n    - rolloutRestart: {{target: deploy/sleep, namespace: default}}\n    - exec: {{target: deploy/sleep, command: curl -sS http://sleep}}\n      expect: {{}}\n    - traffic: {{from: {{target: deploy/sleep}}, to: {{service: sleep, namespace: default}}}}\n    - delete: {{resources: [deploy/sleep]}}\n"
+        );
+        let (loaded, path) = scenario("valid", &steps);
+        let result = rehearse(&loaded);
+        std::fs::remove_file(&path).ok();
+        assert!(result.is_ok(), "{result:?}");
+    }
+
+    #[test]
+    fn bundled_rejection_points_at_step() {
+        let error = rehearsal_error("no-ns", "    - apply: {bundled: sleep, namespace: sleep}\n");
+        assert!(error.starts_with(":6:7: "), "{error}");
+        assert!(error.contains("namespaces \"sleep\" not found"), "{error}");
+        assert!(error.ends_with("; create the Namespace first"), "{error}");
+    }
+
+    #[test]
+    fn probes_need_their_workloads() {
+        let exec = format!(
+            "{SLEEP}    - exec: {{target: deploy/sleep, namespace: slep, command: curl http://sleep}}\n      expect: {{}}\n"
+        );
+        let error = rehearsal_error("exec", &exec);
+        assert!(error.starts_with(":7:7: "), "{error}");
+        assert!(
+            error.contains("runs in deploy/sleep in namespace slep, which does not exist"),
+            "{error}"
+        );
+
+        let traffic = format!(
+            "{SLEEP}    - traffic: {{from: {{target: deploy/sleep}}, to: {{service: productpage, namespace: bookinfo}}}}\n"
+        );
+        let error = rehearsal_error("traffic", &traffic);
+        assert!(
+            error.contains("checks connections to service bookinfo/productpage"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn changes_need_their_objects() {
+        let cases = [
+            ("delete", "    - delete: {resources: [deploy/sleep]}\n"),
+            (
+                "restart",
+                "    - rolloutRestart: {target: deploy/sleep, namespace: default}\n",
+            ),
+            (
+                "label",
+                "    - label: {target: namespace/sleep, set: {a: b}}\n",
+            ),
+        ];
+        for (name, step) in cases {
+            let error = rehearsal_error(name, step);
+            assert!(error.starts_with(":6:7: "), "{name}: {error}");
+            assert!(error.contains("not found"), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn probe_after_delete_is_invalid() {
+        let steps = format!(
+            "{SLEEP}    - delete: {{resources: [deploy/sleep]}}\n    - exec: {{target: deploy/sleep, command: curl http://sleep}}\n      expect: {{}}\n"
+        );
+        let error = rehearsal_error("deleted", &steps);
+        assert!(error.starts_with(":8:7: "), "{error}");
+    }
+}
