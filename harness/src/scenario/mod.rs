@@ -19,6 +19,7 @@ mod steps;
 mod traffic;
 mod vars;
 mod yaml;
+mod yaml_error;
 
 #[cfg(test)]
 mod tests;

@@ -457,6 +457,17 @@ fn exec_expecting(expect: &str) -> String {
     ))
 }
 
+/// Builds a top-level mapping `x` of nine lines whose aliases expand to about 10^9 nodes: each
+/// line is a list of ten aliases of the line above.
+fn alias_bomb() -> String {
+    let mut text = "x:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n".to_owned();
+    for level in 1..9 {
+        let aliases = vec![format!("*a{}", level - 1); 10].join(", ");
+        text.push_str(&format!("  a{level}: &a{level} [{aliases}]\n"));
+    }
+    text
+}
+
 fn load_exec(temp: &TempDir, text: &str) -> ExecStep {
     let scenario = load_text(temp, text).unwrap();
     match scenario.steps.into_iter().next().map(|step| step.action) {
@@ -639,7 +650,15 @@ fn scenario_error_table() {
             ),
             8,
             31,
-            "invalid YAML: duplicate mapping key",
+            "invalid YAML: duplicate key `bundled` in a mapping; remove one of them",
+        ),
+        (
+            format!("{HEADER}{EXEC}{}", alias_bomb()),
+            14,
+            17,
+            "invalid YAML: the document expands to more than 250000 nodes (sequences, mappings \
+             and scalars), counting each alias as a full copy of its anchored value; use fewer \
+             aliases (`*name`), alias smaller values, or make the document smaller",
         ),
         (
             exec_expecting("        exitcode: 0\n"),

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{MessageFormatter, Options, Spanned};
+use serde_saphyr::{Budget, Options, Spanned};
 
 use super::error::{ScenarioError, SourceLocation};
+use super::yaml_error;
 
 /// A 1-based line and column inside the text one [`Document`] was parsed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -323,15 +324,18 @@ pub(crate) fn parse_document(
     text: &str,
     origin: Origin,
 ) -> Result<Option<Document>, ScenarioError> {
+    // The parser's default limits, passed explicitly so that an error can name the one breached.
+    let budget = Budget::default();
+    let mut options = Options::default();
+    options.budget = Some(budget.clone());
     // YAML 1.2 core schema: `yes`, `on`, `012` and `1_000` are strings, and plain keys such as
     // `n` or `on` stay keys instead of turning into booleans.
-    let mut options = Options::default();
     options.strict_booleans = true;
     options.leading_zero_numbers_as_strings = true;
     options.underscored_numbers_as_strings = true;
     let root = match serde_saphyr::from_str_with_options::<Option<Node>>(text, options) {
         Ok(root) => root,
-        Err(error) => return Err(syntax_error(&error, &origin)),
+        Err(error) => return Err(syntax_error(&error, &origin, &budget)),
     };
     Ok(root
         .filter(|root| root.value != Value::Null)
@@ -342,7 +346,7 @@ pub(crate) fn parse_document(
         }))
 }
 
-fn syntax_error(error: &serde_saphyr::Error, origin: &Origin) -> ScenarioError {
+fn syntax_error(error: &serde_saphyr::Error, origin: &Origin, budget: &Budget) -> ScenarioError {
     let error = error.without_snippet();
     let pos = error
         .location()
@@ -351,12 +355,8 @@ fn syntax_error(error: &serde_saphyr::Error, origin: &Origin) -> ScenarioError {
             column: location.column(),
         })
         .unwrap_or(Pos { line: 1, column: 1 });
-    let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
-    ScenarioError::invalid(
-        origin.locate(pos),
-        format!("invalid YAML: {message}"),
-        "fix the YAML syntax at this position",
-    )
+    let (message, hint) = yaml_error::describe(error, budget);
+    ScenarioError::invalid(origin.locate(pos), message, hint)
 }
 
 /// Works out where the lines of a string value sit in the document it was read from.
