@@ -14,6 +14,7 @@ use super::error::ScenarioError;
 use super::manifest::BundledManifests;
 use super::model::{ClusterSettings, Scenario, Timeouts};
 use super::steps::{StepContext, expand_steps, read_steps};
+use super::text::read_text;
 use super::vars::Variables;
 use super::yaml::{Document, Origin, Pos, parse_document, split_documents};
 
@@ -85,11 +86,7 @@ pub(crate) fn load_scenario(
     overrides: &BTreeMap<String, String>,
     bundled: &dyn BundledManifests,
 ) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        description: "scenario file",
-        source,
-    })?;
+    let text = read_text(path, "scenario file")?;
     let document = scenario_document(&text, path)?;
     let raw: RawScenario = from_node(&document, &document.root, "scenario", true)?;
     check_header(&document, &raw)?;

@@ -16,6 +16,7 @@ mod matrix;
 mod model;
 mod refs;
 mod steps;
+mod text;
 mod traffic;
 mod vars;
 mod yaml;
@@ -72,11 +73,7 @@ pub fn load_manifest(
     path: &Path,
     namespace: Option<&str>,
 ) -> Result<Vec<LocatedResource>, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_owned(),
-        description: "manifest file",
-        source,
-    })?;
+    let text = text::read_text(path, "manifest file")?;
     load_manifest_text(&text, path, namespace)
 }
 

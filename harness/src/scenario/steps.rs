@@ -13,6 +13,7 @@ use super::exec::read_exec;
 use super::manifest::{BundledManifests, bundled_file_name, read_manifest};
 use super::model::{Action, DeleteTarget, LabelStep, ManifestSet, Step};
 use super::refs::{self, Problem};
+use super::text::decode_utf8;
 use super::vars::Variables;
 use super::yaml::{Document, Node, Origin, Pos, Value, string_origin};
 
@@ -361,13 +362,14 @@ fn read_source(
             let mut flags = Vec::new();
             for file in context.read_strings(value, "files")? {
                 let path = context.base_dir.join(&file.value);
-                let text = std::fs::read_to_string(&path).map_err(|error| {
+                let bytes = std::fs::read(&path).map_err(|error| {
                     context.error(
                         file.pos,
                         format!("failed to read manifest file `{}`: {error}", path.display()),
                         "check the path, which is relative to the scenario file's directory",
                     )
                 })?;
+                let text = decode_utf8(bytes, &path, "manifest file")?;
                 let read =
                     read_manifest(&text, &Origin::file(&path), context.variables, namespace)?;
                 require_objects(

@@ -1022,6 +1022,52 @@ fn read_error_names_the_scenario_file() {
 }
 
 #[test]
+fn non_utf8_scenario_is_located() {
+    let temp = TempDir::new("latin1-scenario");
+    let path = temp.path().join("latin1.yaml");
+    let mut bytes = with_steps("    - name: caf").into_bytes();
+    bytes.extend(b"\xe9\n      apply: {bundled: sleep}\n");
+    fs::write(&path, bytes).expect("write the file");
+    let error = load_with_bundled(&path, &BTreeMap::new(), &TestBundled).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:7:16: the scenario file is not valid UTF-8: invalid byte 0xE9 at byte offset \
+             103; save the file as UTF-8",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn non_utf8_manifest_file_is_located() {
+    let temp = TempDir::new("latin1-manifest");
+    let manifest = temp.path().join("manifests/ns.yaml");
+    fs::create_dir_all(manifest.parent().unwrap()).expect("create the manifest directory");
+    fs::write(
+        &manifest,
+        b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: caf\xe9\n",
+    )
+    .expect("write the manifest");
+    let error = load_text(
+        &temp,
+        &with_steps("    - apply: {files: manifests/ns.yaml}\n"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.location(),
+        Some(&SourceLocation::new(&manifest, 4, 12)),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("the manifest file is not valid UTF-8: invalid byte 0xE9 at byte offset 52"),
+        "{error}"
+    );
+}
+
+#[test]
 fn matrix_table_maps_rows_and_columns_by_name() {
     let temp = TempDir::new("matrix");
     let text = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: m}\nspec:\n  steps:\n    - matrix:\n        sources:\n          out: {target: deploy/sleep, namespace: sleep}\n          in: {target: deploy/sleep, namespace: inside}\n        requests:\n          a: http://a:80/\n          b: {url: \"https://b:443/\", args: [-k]}\n        expect: |\n          .    b    a\n          in   E35  200\n          out  -    reset\n";
