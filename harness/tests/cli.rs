@@ -353,14 +353,19 @@ fn misspelled_set_and_duplicate_names_are_invalid() {
 
     let dir = TempDir::new("duplicate-names");
     let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {name: same}\nspec:\n  steps:\n    - apply: {bundled: sleep, namespace: default}\n";
-    dir.write("a.yaml", scenario);
-    dir.write("b.yaml", scenario);
+    let first = dir.write("a.yaml", scenario);
+    let second = dir.write("b.yaml", &format!("# the same name again\n{scenario}"));
     let output = meshcheck(&["validate", dir.0.to_str().unwrap()], None);
     assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
     assert!(
-        text(&output.stderr).contains("scenario name `same` is also used by"),
-        "{}",
-        text(&output.stderr)
+        stderr.contains(&format!(
+            "error: {}:4:18: scenario name `same` is also used at {}:3:18; give each scenario \
+             its own metadata.name",
+            second.display(),
+            first.display()
+        )),
+        "{stderr}"
     );
 }
 

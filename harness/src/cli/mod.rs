@@ -118,15 +118,13 @@ pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
             return None;
         }
     }
-    let mut names: BTreeMap<&str, &std::path::Path> = BTreeMap::new();
+    let mut names: BTreeMap<&str, &scenario::SourceLocation> = BTreeMap::new();
     for scenario in &scenarios {
-        if let Some(other) = names.insert(&scenario.name, &scenario.path) {
+        if let Some(first) = names.insert(&scenario.name, &scenario.name_location) {
             err(&format!(
-                "error: {}: scenario name `{}` is also used by {}; give each scenario its own \
-                 metadata.name, since reports and results files key on it",
-                scenario.path.display(),
-                scenario.name,
-                other.display()
+                "error: {}: scenario name `{}` is also used at {first}; give each scenario its \
+                 own metadata.name, since reports and results files key on it",
+                scenario.name_location, scenario.name,
             ));
             return None;
         }

@@ -117,6 +117,7 @@ pub(crate) fn load_scenario(
     let steps = read_steps(&context, &steps)?;
 
     Ok(Scenario {
+        name_location: document.locate(raw.metadata.name.pos),
         name: raw.metadata.name.value,
         description: raw.metadata.description,
         tags: raw.metadata.tags,

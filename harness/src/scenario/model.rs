@@ -63,6 +63,8 @@ pub struct Scenario {
     /// `metadata.name`: lowercase ASCII letters, digits and `-`, starting and ending with a
     /// letter or digit.
     pub name: String,
+    /// The position of the `metadata.name` value in the scenario file.
+    pub name_location: SourceLocation,
     /// `metadata.description`.
     pub description: Option<String>,
     /// `metadata.tags`, in file order.

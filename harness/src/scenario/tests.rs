@@ -206,6 +206,7 @@ fn full_scenario_parses_into_model() {
     let at = |line, column| format!("{}:{line}:{column}", path.display());
 
     assert_eq!(scenario.name, "understanding-mtls");
+    assert_eq!(scenario.name_location.to_string(), at(4, 9));
     assert_eq!(
         scenario.description.as_deref(),
         Some("Enforce mTLS with a TenantSetting")
