@@ -739,3 +739,42 @@ fn streak_cut_short_by_timeout_is_inconclusive() {
         "{stdout}"
     );
 }
+
+#[test]
+fn sync_timeout_skips_with_settle_reason() {
+    let dir = TempDir::new("sync-timeout");
+    // NOTE: this relies on the six bookinfo pods, whose sidecars request certificates from the
+    // CA, not all starting within 1ms.
+    let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: unsettled\nspec:\n  timeouts: {sync: 1ms}\n  steps:\n    - apply:\n        manifest: |\n          apiVersion: v1\n          kind: Namespace\n          metadata:\n            name: bookinfo\n            labels: {istio-injection: enabled}\n    - apply: {bundled: bookinfo, namespace: bookinfo}\n    - apply: {bundled: sleep, namespace: bookinfo}\n";
+    let path = dir.write("unsettled.yaml", scenario);
+    let report_path = dir.0.join("out.json");
+    let output = meshcheck(
+        &[
+            "run",
+            "--json",
+            report_path.to_str().expect("utf-8 path"),
+            path.to_str().expect("utf-8 path"),
+        ],
+        None,
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(4), "{stdout}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
+            .expect("JSON report");
+    let steps = report["scenarios"][0]["steps"].as_array().expect("steps");
+    assert_eq!(steps[1]["outcome"], "inconclusive", "{stdout}");
+    let timeout_message = steps[1]["message"].as_str().expect("timeout message");
+    assert!(
+        timeout_message.contains("raise spec.timeouts.sync (now 1ms)"),
+        "{timeout_message}"
+    );
+    assert_eq!(steps[2]["outcome"], "skipped", "{stdout}");
+    assert_eq!(
+        steps[2]["message"],
+        "skipped: the mesh did not settle within the sync timeout after step 2 (apply bundled \
+         bookinfo -n bookinfo)",
+        "{stdout}"
+    );
+}

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, info, info_span};
 
+mod change;
 mod matrix;
 mod traffic;
 
+use self::change::{ChangeFailure, skip_reason};
 use crate::backend::{Backend, BackendError, BackendKind, ExecOutput};
 use crate::report::{ExecReport, Outcome, RunReport, ScenarioReport, StepReport, describe_matcher};
 use crate::scenario::{Action, DeleteTarget, ExecStep, Expectation, ProbeMode, Scenario, Step};
@@ -278,7 +280,7 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend, log: &StepLog) ->
         }
         let span = info_span!("step", step = step.name, index = index + 1);
         log.step_started(Instant::now());
-        let report = run_step(scenario, step, backend, since_change)
+        let (report, failure) = run_step(scenario, step, backend, since_change)
             .instrument(span)
             .await;
         let probes = matches!(
@@ -288,12 +290,8 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend, log: &StepLog) ->
         if !probes {
             since_change = backend.traffic().len();
         }
-        if !probes && report.outcome != Outcome::Passed {
-            blocked = Some(format!(
-                "skipped: step {} ({}) did not change the cluster as written",
-                index + 1,
-                step.name
-            ));
+        if let Some(failure) = failure {
+            blocked = Some(skip_reason(index + 1, &step.name, failure));
         }
         log.push(report.clone());
         reports.push(report);
@@ -301,12 +299,13 @@ async fn run_steps(scenario: &Scenario, backend: &dyn Backend, log: &StepLog) ->
     reports
 }
 
+/// Runs one step. A change step that did not pass also returns how it failed.
 async fn run_step(
     scenario: &Scenario,
     step: &Step,
     backend: &dyn Backend,
     since_change: usize,
-) -> StepReport {
+) -> (StepReport, Option<ChangeFailure>) {
     let started = Instant::now();
     let change = match &step.action {
         Action::Apply(set) => backend.apply(&set.objects).await,
@@ -314,43 +313,18 @@ async fn run_step(
         Action::Delete(DeleteTarget::Refs(refs)) => backend.delete_refs(refs).await,
         Action::Label(label) => backend.label(label).await,
         Action::RolloutRestart(target) => backend.rollout_restart(target).await,
-        Action::Exec(exec) => return run_exec(scenario, step, exec, backend).await,
-        Action::Matrix(matrix) => return matrix::run_matrix(scenario, step, matrix, backend).await,
+        Action::Exec(exec) => return (run_exec(scenario, step, exec, backend).await, None),
+        Action::Matrix(matrix) => {
+            let report = matrix::run_matrix(scenario, step, matrix, backend).await;
+            return (report, None);
+        }
         Action::Traffic(traffic_step) => {
-            return traffic::run_traffic(scenario, step, traffic_step, backend, since_change).await;
+            let report =
+                traffic::run_traffic(scenario, step, traffic_step, backend, since_change).await;
+            return (report, None);
         }
     };
-    if let Err(error) = change {
-        let outcome = match error {
-            BackendError::Rejected(_) => Outcome::Failed,
-            _ => Outcome::Inconclusive,
-        };
-        return bare_report(step, outcome, started.elapsed(), Some(error.to_string()));
-    }
-    match backend.wait_ready(scenario.timeouts.sync).await {
-        Ok(settled) if settled.failed_pods.is_empty() => {
-            bare_report(step, Outcome::Passed, started.elapsed(), None)
-        }
-        Ok(settled) => {
-            let failures: Vec<String> = settled
-                .failed_pods
-                .iter()
-                .map(|(pod, reason)| format!("pod {pod} failed to start: {reason}"))
-                .collect();
-            bare_report(
-                step,
-                Outcome::Failed,
-                started.elapsed(),
-                Some(failures.join("\n")),
-            )
-        }
-        Err(error) => bare_report(
-            step,
-            Outcome::Inconclusive,
-            started.elapsed(),
-            Some(error.to_string()),
-        ),
-    }
+    change::finish_change(scenario, step, backend, started, change).await
 }
 
 async fn run_exec(
