@@ -100,6 +100,13 @@ pub trait Backend: Send + Sync {
         timeout: Duration,
     ) -> BoxFuture<'a, Result<ExecOutput, BackendError>>;
 
+    /// Checks whether the cluster contains the object `reference` names, as `kubectl get`
+    /// finds it. For a Pod, that includes the pods a Deployment created.
+    fn object_exists<'a>(
+        &'a self,
+        reference: &'a ObjectRef,
+    ) -> BoxFuture<'a, Result<bool, BackendError>>;
+
     /// Returns the connections the mesh's proxies recorded so far, in the order they were
     /// reported and attributed to workloads; empty when the backend cannot see them.
     fn traffic(&self) -> Vec<TrafficRecord>;

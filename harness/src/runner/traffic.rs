@@ -4,9 +4,13 @@
 use std::time::{Duration, Instant};
 
 use super::bare_report;
-use crate::backend::Backend;
+use mesh_sim::resources::ResourceKind;
+
+use crate::backend::{Backend, BackendError};
 use crate::report::{Outcome, StepReport};
-use crate::scenario::{Scenario, Step, TrafficDestination, TrafficStep, WorkloadKind, WorkloadRef};
+use crate::scenario::{
+    ObjectRef, Scenario, Step, TrafficDestination, TrafficStep, WorkloadKind, WorkloadRef,
+};
 use crate::traffic::{self, Edge, TrafficRecord, Workload};
 
 /// Pause between looks at the records while waiting for a matching one.
@@ -77,7 +81,37 @@ fn misses(step: &TrafficStep, edge: &Edge) -> Vec<String> {
     found
 }
 
-/// Checks the records reported after index `since` of the backend's record list.
+/// Lists the ends of `step` that the cluster does not contain, each as a sentence naming the
+/// object and the field that refers to it.
+async fn missing_ends(
+    step: &TrafficStep,
+    backend: &dyn Backend,
+) -> Result<Vec<String>, BackendError> {
+    let to = match &step.to {
+        TrafficDestination::Service { namespace, name } => ObjectRef {
+            kind: ResourceKind::Service,
+            namespace: Some(namespace.clone()),
+            name: name.clone(),
+        },
+        TrafficDestination::Workload(workload) => workload.object(),
+    };
+    let ends = [("from", step.from.object()), ("to", to)];
+    let mut missing = Vec::new();
+    for (field, reference) in ends {
+        if backend.object_exists(&reference).await? {
+            continue;
+        }
+        missing.push(format!(
+            "`{field}` names {reference}, which does not exist in the cluster; check the name \
+             and namespace, or create it in an earlier step"
+        ));
+    }
+    Ok(missing)
+}
+
+/// Checks the records reported after index `since` of the backend's record list. When an end
+/// of the step does not exist, the step is inconclusive at once instead of waiting for records
+/// that cannot arrive.
 pub(super) async fn run_traffic(
     scenario: &Scenario,
     step: &Step,
@@ -86,6 +120,21 @@ pub(super) async fn run_traffic(
     since: usize,
 ) -> StepReport {
     let started = Instant::now();
+    let problem = match missing_ends(traffic_step, backend).await {
+        Ok(missing) if missing.is_empty() => None,
+        Ok(missing) => Some(missing.join("\n")),
+        Err(error) => Some(format!(
+            "could not check that the ends of the step exist: {error}"
+        )),
+    };
+    if let Some(message) = problem {
+        return bare_report(
+            step,
+            Outcome::Inconclusive,
+            started.elapsed(),
+            Some(message),
+        );
+    }
     let deadline = started + scenario.timeouts.success;
     let matching = loop {
         let records = backend.traffic();

@@ -301,6 +301,20 @@ impl fmt::Display for WorkloadRef {
     }
 }
 
+impl WorkloadRef {
+    /// Returns the reference to the Deployment or Pod object.
+    pub fn object(&self) -> ObjectRef {
+        ObjectRef {
+            kind: match self.kind {
+                WorkloadKind::Deployment => ResourceKind::Deployment,
+                WorkloadKind::Pod => ResourceKind::Pod,
+            },
+            namespace: Some(self.namespace.clone()),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// An `exec` step: a command to run in a pod, and the result expected of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExecStep {
@@ -488,7 +502,8 @@ impl fmt::Display for MatrixCell {
 /// have the given transport, outcome and identities. `from` and `to` name workloads: a
 /// Deployment (`deploy/NAME`, matching all its pods, replaced ones included) or a pod created
 /// on its own (`pod/NAME`). Records arrive shortly after the connection ends, so the step
-/// waits for a matching one for up to the success timeout.
+/// waits for a matching one for up to the success timeout. When the cluster contains no object
+/// named by `from` or `to`, the step is inconclusive at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrafficStep {
     /// The client workload.

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mesh_sim::cluster::{ClusterConfig, LabelChange};
-use mesh_sim::resources::{ResourceKey, Scope};
+use mesh_sim::resources::{ResourceKey, ResourceKind, Scope};
 use mesh_sim::runtime::pods::PodRuntime;
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
 use tokio::process::Command;
@@ -228,7 +228,7 @@ impl Backend for InProcess {
                 )));
             }
             let key = ResourceKey {
-                kind: mesh_sim::resources::ResourceKind::Deployment,
+                kind: ResourceKind::Deployment,
                 scope: Scope::Namespace(target.namespace.clone()),
                 name: target.name.clone(),
             };
@@ -330,6 +330,26 @@ impl Backend for InProcess {
                 stderr: String::from_utf8_lossy(&finished.stderr).into_owned(),
                 duration: started.elapsed(),
             })
+        })
+    }
+
+    fn object_exists<'a>(
+        &'a self,
+        reference: &'a ObjectRef,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let state = self.mesh.store().snapshot();
+            if state.object(&key_of(reference)).is_some() {
+                return Ok(true);
+            }
+            // Pods that a Deployment created are not stored objects, but kubectl lists them.
+            let live_pod = reference.kind == ResourceKind::Pod
+                && reference.namespace.as_ref().is_some_and(|namespace| {
+                    state
+                        .pod(&format!("{namespace}/{}", reference.name))
+                        .is_some()
+                });
+            Ok(live_pod)
         })
     }
 
