@@ -782,7 +782,7 @@ fn sync_timeout_skips_with_settle_reason() {
 #[test]
 fn traffic_with_missing_ends_is_inconclusive_at_once() {
     let dir = TempDir::new("traffic-missing");
-    let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: missing-ends\nspec:\n  timeouts: {success: 30s}\n  steps:\n    - apply: {bundled: httpbin, namespace: default}\n    - apply: {bundled: sleep, namespace: default}\n    - exec:\n        target: deploy/sleep\n        command: curl -sS http://httpbin:8000/get\n      expect: {}\n    - traffic:\n        from: {target: deploy/sleeep}\n        to: {service: httpbin}\n    - traffic:\n        from: {target: deploy/sleep}\n        to: {service: httpbinn}\n    - traffic:\n        from: {target: deploy/sleep}\n        to: {target: pod/absent, namespace: other}\n";
+    let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: missing-ends\nspec:\n  timeouts: {success: 30s}\n  steps:\n    - apply: {bundled: httpbin, namespace: default}\n    - apply: {bundled: sleep, namespace: default}\n    - exec:\n        target: deploy/sleep\n        command: curl -sS http://httpbin:8000/get\n      expect: {}\n    - traffic:\n        from: {target: deploy/sleeep}\n        to: {service: httpbin}\n    - traffic:\n        from: {target: deploy/sleep}\n        to: {service: httpbinn}\n    - traffic:\n        from: {target: deploy/sleep}\n        to: {target: pod/absent, namespace: other}\n    - exec:\n        target: deploy/ghost\n        command: curl -sS http://httpbin:8000/get\n      expect: {}\n";
     let path = dir.write("missing.yaml", scenario);
 
     // The command line's dry run rejects the first missing end before any mesh starts.
@@ -832,4 +832,17 @@ fn traffic_with_missing_ends_is_inconclusive_at_once() {
             step.duration
         );
     }
+    let exec = &report.steps[6];
+    assert_eq!(exec.outcome, meshcheck::report::Outcome::Inconclusive);
+    assert!(
+        exec.message.as_deref().is_some_and(|message| message
+            .contains("deploy/ghost in namespace default does not exist in the cluster")),
+        "{:?}",
+        exec.message
+    );
+    assert!(
+        exec.duration < std::time::Duration::from_secs(5),
+        "the exec step retried for {:?}",
+        exec.duration
+    );
 }

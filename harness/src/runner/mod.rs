@@ -374,7 +374,23 @@ async fn run_exec(
             }
             Err(error) => {
                 streak = 0;
-                last_error = Some(error);
+                // A target that does not exist will not appear by retrying.
+                let gone = matches!(
+                    backend.object_exists(&exec.target.object()).await,
+                    Ok(false)
+                );
+                last_error = Some(if gone {
+                    BackendError::Exec(format!(
+                        "{} in namespace {} does not exist in the cluster; check the name and \
+                         namespace, or create it in an earlier step",
+                        exec.target, exec.target.namespace
+                    ))
+                } else {
+                    error
+                });
+                if gone {
+                    break;
+                }
             }
         }
         let done = match exec.probe {
