@@ -846,3 +846,58 @@ fn traffic_with_missing_ends_is_inconclusive_at_once() {
         exec.duration
     );
 }
+
+#[test]
+fn interrupt_of_whole_process_group_skips_running_probe() {
+    use std::os::unix::process::CommandExt;
+
+    let dir = TempDir::new("interrupt-group");
+    let marker = format!("meshcheck-group-{}", std::process::id());
+    let scenario = format!(
+        "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: long}}\nspec:\n  steps:\n    - apply: {{bundled: httpbin, namespace: default}}\n    - apply: {{bundled: sleep, namespace: default}}\n    - exec: {{target: deploy/sleep, command: 'curl -s http://httpbin:8000/delay/9?{marker}'}}\n      expect: {{stdout: {{contains: url}}}}\n      probe: once\n"
+    );
+    let path = dir.write("long.yaml", &scenario);
+    let report = dir.0.join("report.json");
+    // A terminal's Ctrl-C reaches every process of the foreground group, curl included
+    // unless meshcheck moves it to a group of its own.
+    let child = Command::new(env!("CARGO_BIN_EXE_meshcheck"))
+        .args([
+            "run",
+            "--json",
+            report.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ])
+        .current_dir(workspace())
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let curl_running = || {
+        Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !curl_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe's curl never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let group = format!("-{}", child.id());
+    let signal = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(signal.success(), "SIGINT sent to the group");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(!curl_running(), "no curl is left behind");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let running = &report["scenarios"][0]["steps"][2];
+    assert_eq!(running["outcome"], "skipped", "{running}");
+    assert_eq!(report["summary"]["failed"], 0, "{}", report["summary"]);
+}

@@ -84,7 +84,10 @@ pub async fn run(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group keeps a terminal's Ctrl-C (sent to the foreground group)
+        // from killing the child before meshcheck stops the probe and reports it skipped.
+        .process_group(0);
     let mut child = command.spawn().map_err(RunError::Spawn)?;
     if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
         let text = text.to_owned();
@@ -147,6 +150,30 @@ mod tests {
         assert_eq!(finished.status.code(), Some(3));
         assert_eq!(finished.stdout, b"in");
         assert_eq!(finished.stderr, b"err\n");
+    }
+
+    /// Returns the process group field of a `/proc/PID/stat` line.
+    fn process_group_of(stat: &str) -> String {
+        // The command name in brackets may contain spaces; the fields after it do not.
+        let after_name = stat.rsplit_once(')').map_or(stat, |(_, rest)| rest);
+        after_name
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn child_runs_in_its_own_process_group() {
+        let mut command = Command::new("cat");
+        command.arg("/proc/self/stat");
+        let finished = run(command, None, Duration::from_secs(10))
+            .await
+            .expect("cat runs");
+        let child = process_group_of(&String::from_utf8_lossy(&finished.stdout));
+        let own = process_group_of(&std::fs::read_to_string("/proc/self/stat").expect("stat"));
+        assert!(!child.is_empty(), "no process group in the child's stat");
+        assert_ne!(child, own, "the child shares meshcheck's process group");
     }
 
     #[tokio::test]

@@ -360,6 +360,14 @@ async fn run_exec(
             )
             .await
         {
+            // A command killed by a signal observed nothing about the mesh.
+            Ok(output) if output.exit_code.is_none() => {
+                streak = 0;
+                last_error = Some(BackendError::Exec(format!(
+                    "{} was killed by a signal before it finished",
+                    exec.argv.first().map_or("the command", String::as_str)
+                )));
+            }
             Ok(output) => {
                 last_error = None;
                 let missed = mismatches(&exec.expect, &output);
