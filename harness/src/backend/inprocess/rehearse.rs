@@ -6,8 +6,9 @@
 //! needs must have been applied by an earlier one. A real cluster may already hold it, which
 //! is why this check belongs to this backend.
 
+use mesh_sim::apps::AppKind;
 use mesh_sim::cluster::{ClusterError, ClusterState, LabelChange};
-use mesh_sim::resources::{ResourceKey, ResourceKind, Scope};
+use mesh_sim::resources::{Resource, ResourceKey, ResourceKind, Scope};
 
 use super::{cluster_config, key_of};
 use crate::scenario::{
@@ -33,6 +34,80 @@ fn rejected(location: &SourceLocation, step: &Step, error: &ClusterError) -> Sce
         format!("step `{}` would be rejected: {problem}", step.name),
         hint,
     )
+}
+
+/// Returns why the in-process backend cannot serve `service` as written, if it cannot: it
+/// models ClusterIP Services only.
+fn unsupported_service(service: &k8s_openapi::api::core::v1::Service) -> Option<&'static str> {
+    let spec = service.spec.as_ref()?;
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return Some("an ExternalName Service");
+    }
+    if spec.cluster_ip.as_deref() == Some("None") {
+        return Some("a headless Service (clusterIP: None)");
+    }
+    None
+}
+
+/// Returns where to report a problem with `object`: its manifest, or the step for a bundled
+/// manifest, which is not the user's to edit.
+fn object_location<'a>(step: &'a Step, object: &'a LocatedResource) -> &'a SourceLocation {
+    if object
+        .location
+        .file
+        .to_string_lossy()
+        .starts_with("<bundled:")
+    {
+        &step.location
+    } else {
+        &object.location
+    }
+}
+
+/// Checks that the in-process backend can run every object in `objects`: each container of
+/// a Deployment or Pod uses an image it maps to a built-in app, and each Service is a
+/// ClusterIP Service.
+fn check_supported(step: &Step, objects: &[LocatedResource]) -> Result<(), ScenarioError> {
+    for object in objects {
+        if let Resource::Service(service) = &object.resource
+            && let Some(what) = unsupported_service(service)
+        {
+            return Err(ScenarioError::invalid(
+                object_location(step, object).clone(),
+                format!("the in-process backend cannot serve {what}"),
+                "use a ClusterIP Service, the default type",
+            ));
+        }
+        let containers = match &object.resource {
+            Resource::Deployment(deployment) => deployment
+                .spec
+                .template
+                .spec
+                .as_ref()
+                .map(|spec| spec.containers.as_slice()),
+            Resource::Pod(pod) => pod.spec.as_ref().map(|spec| spec.containers.as_slice()),
+            _ => None,
+        };
+        let unknown = containers.unwrap_or_default().iter().find(|container| {
+            container
+                .image
+                .as_deref()
+                .is_none_or(|image| AppKind::from_image(image).is_none())
+        });
+        if let Some(container) = unknown {
+            return Err(ScenarioError::invalid(
+                object_location(step, object).clone(),
+                format!(
+                    "container `{}` uses image `{}`, which the in-process backend cannot run",
+                    container.name,
+                    container.image.as_deref().unwrap_or_default()
+                ),
+                "use one of the images the README lists under bundled manifests, such as \
+                 curlimages/curl or mccutchen/go-httpbin, with any tag",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Finds the object of `objects` that the cluster rejects when they are applied one by one
@@ -99,6 +174,7 @@ pub fn rehearse(scenario: &Scenario) -> Result<(), ScenarioError> {
     for step in &scenario.steps {
         let result = match &step.action {
             Action::Apply(set) => {
+                check_supported(step, &set.objects)?;
                 let before = state.clone();
                 let resources = set.objects.iter().map(|object| object.resource.clone());
                 state.apply(resources.collect()).map(drop).map_err(|error| {
@@ -265,6 +341,44 @@ mod tests {
             let error = rehearsal_error(name, step);
             assert!(error.starts_with(":6:7: "), "{name}: {error}");
             assert!(error.contains("not found"), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_image_is_invalid() {
+        let steps = "    - apply:\n        namespace: default\n        manifest: |\n          apiVersion: apps/v1\n          kind: Deployment\n          metadata: {name: web}\n          spec:\n            selector: {matchLabels: {app: web}}\n            template:\n              metadata: {labels: {app: web}}\n              spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n";
+        let error = rehearsal_error("image", steps);
+        assert!(error.starts_with(":10:11: "), "{error}");
+        assert!(
+            error.contains("container `web` uses image `nginx:1.27`, which the in-process"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn unsupported_service_types_are_invalid() {
+        let service = |spec: &str| {
+            format!(
+                "    - apply:\n        namespace: default\n        manifest: |\n          apiVersion: v1\n          kind: Service\n          metadata: {{name: web}}\n          spec: {spec}\n"
+            )
+        };
+        let cases = [
+            (
+                "{clusterIP: None, ports: [{port: 80}]}",
+                "a headless Service (clusterIP: None)",
+            ),
+            (
+                "{type: ExternalName, externalName: example.com}",
+                "an ExternalName Service",
+            ),
+        ];
+        for (spec, what) in cases {
+            let error = rehearsal_error("service", &service(spec));
+            assert!(error.starts_with(":10:11: "), "{error}");
+            assert!(
+                error.contains(&format!("the in-process backend cannot serve {what}")),
+                "{error}"
+            );
         }
     }
 
