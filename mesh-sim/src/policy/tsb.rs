@@ -7,7 +7,8 @@
 //! generated Istio resources. The choices below are inferred and collected here so they can be
 //! changed in one place: a namespace claimed by several workspaces (or groups) belongs to the
 //! most specific selector, then the oldest (the cluster rejects a workspace that repeats
-//! another's entry exactly, and a group reaching outside its workspace); GROUP mode in a namespace that no group covers
+//! another's entry exactly, and a group reaching outside its workspace); a wildcard or prefix
+//! entry never claims Istio's root namespace or Kubernetes' system namespaces; GROUP mode in a namespace that no group covers
 //! allows only that namespace; the generated resources are named `tsb-mtls` (a namespace-wide
 //! PeerAuthentication), `allow` (an ALLOW AuthorizationPolicy, the name TSB uses) and `deny`.
 
@@ -68,6 +69,23 @@ struct Hierarchy<'a> {
     tenants: BTreeMap<String, (String, Level<'a>)>,
     workspaces: Vec<Workspace<'a>>,
     groups: Vec<Group<'a>>,
+    /// Namespaces that only an exact selector entry claims: see [`system_namespaces`].
+    system_namespaces: BTreeSet<String>,
+}
+
+/// The namespaces a wildcard or prefix selector entry (`*/*`, `c1/*`, `kube*`) never claims:
+/// Istio's root namespace and Kubernetes' own. Resources TSB generates without a selector in
+/// the root namespace would apply to the whole mesh, so a catch-all workspace must not take
+/// it over. An exact entry (`*/istio-system`) still claims such a namespace.
+fn system_namespaces(state: &ClusterState) -> BTreeSet<String> {
+    [
+        state.config().root_namespace.as_str(),
+        "kube-system",
+        "kube-public",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
 }
 
 fn parent_fqn(key: &ResourceKey) -> String {
@@ -84,6 +102,7 @@ impl<'a> Hierarchy<'a> {
             tenants: BTreeMap::new(),
             workspaces: Vec::new(),
             groups: Vec::new(),
+            system_namespaces: system_namespaces(state),
         };
         let level = |key: &ResourceKey, created: u64| Level {
             fqn: tsb_fqn(key).unwrap_or_default(),
@@ -174,13 +193,17 @@ impl<'a> Hierarchy<'a> {
     }
 
     fn workspace_of(&self, cluster: &str, namespace: &str) -> Option<&Workspace<'a>> {
+        let exact_only = self.system_namespaces.contains(namespace);
         self.workspaces
             .iter()
             .filter_map(|workspace| {
-                Some((
-                    best_rank(&workspace.patterns, cluster, namespace)?,
-                    workspace,
-                ))
+                let patterns: Vec<SelectorEntry> = workspace
+                    .patterns
+                    .iter()
+                    .filter(|pattern| !exact_only || pattern.namespace == namespace)
+                    .cloned()
+                    .collect();
+                Some((best_rank(&patterns, cluster, namespace)?, workspace))
             })
             .max_by(|(rank_a, a), (rank_b, b)| {
                 rank_a

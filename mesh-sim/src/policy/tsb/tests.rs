@@ -1072,3 +1072,56 @@ fn sources_without_namespaces_name_no_caller() {
         }
     }
 }
+
+#[test]
+fn wildcards_skip_system_namespaces() {
+    let selector = |names: &[&str]| NamespaceSelector {
+        names: names.iter().map(|name| (*name).to_owned()).collect(),
+    };
+    let mut state = state_with(vec![]);
+    state
+        .apply(vec![
+            namespace("istio-system"),
+            namespace("kube-system"),
+            Resource::Workspace(object(
+                "Workspace",
+                metadata("rest", Some("o"), Some("t"), None, None),
+                WorkspaceSpec {
+                    namespace_selector: selector(&["*/*"]),
+                    ..Default::default()
+                },
+            )),
+        ])
+        .unwrap();
+    let effective = effective_security(&state);
+    let rest = "organizations/o/tenants/t/workspaces/rest";
+    assert_eq!(
+        effective["x"].workspace, rest,
+        "*/* claims unowned namespaces"
+    );
+    assert_eq!(
+        effective["a"].workspace, W1,
+        "a more specific entry still wins"
+    );
+    assert!(
+        !effective.contains_key("istio-system"),
+        "*/* must not claim the root namespace"
+    );
+    assert!(!effective.contains_key("kube-system"));
+
+    state
+        .apply(vec![Resource::Workspace(object(
+            "Workspace",
+            metadata("mesh", Some("o"), Some("t"), None, None),
+            WorkspaceSpec {
+                namespace_selector: selector(&["*/istio-system"]),
+                ..Default::default()
+            },
+        ))])
+        .unwrap();
+    let effective = effective_security(&state);
+    assert_eq!(
+        effective["istio-system"].workspace, "organizations/o/tenants/t/workspaces/mesh",
+        "an exact entry claims a system namespace"
+    );
+}
