@@ -901,3 +901,38 @@ fn interrupt_of_whole_process_group_skips_running_probe() {
     assert_eq!(running["outcome"], "skipped", "{running}");
     assert_eq!(report["summary"]["failed"], 0, "{}", report["summary"]);
 }
+
+#[test]
+fn outputs_may_not_overwrite_scenarios_or_each_other() {
+    let dir = TempDir::new("outputs");
+    let scenario = format!("{HEADER}    - apply: {{bundled: sleep, namespace: default}}\n");
+    let path = dir.write("victim.yaml", &scenario);
+    let victim = path.to_str().expect("utf-8 path");
+    let shared = dir.0.join("same.out");
+    let shared = shared.to_str().expect("utf-8 path");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["run", "--json", victim, victim],
+            "the JSON report would overwrite the scenario file",
+        ),
+        (
+            &["run", "--json", shared, "--results", shared, victim],
+            "the results file and the JSON report would both be written to",
+        ),
+        (
+            &["graph", "-o", victim, victim],
+            "the graph would overwrite the scenario file",
+        ),
+    ];
+    for (arguments, message) in cases {
+        let output = meshcheck(arguments, None);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(message), "{arguments:?}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("scenario"),
+            scenario,
+            "{arguments:?} changed the scenario file"
+        );
+    }
+}

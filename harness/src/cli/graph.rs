@@ -21,7 +21,9 @@ pub async fn graph(selection: &Selection, output: &Path) -> i32 {
         ));
         return exit_code::INVALID_INPUT;
     };
-    if let Err(message) = super::check_writable(output, "graph") {
+    if let Err(message) = super::check_outputs(&[(output, "graph")], &scenarios)
+        .and_then(|()| super::check_writable(output, "graph"))
+    {
         err(&message);
         return exit_code::INVALID_INPUT;
     }

@@ -158,3 +158,45 @@ pub fn check_writable(path: &Path, what: &str) -> Result<(), String> {
         Err(error) => Err(cannot(error)),
     }
 }
+
+/// Returns the form of `path` used to compare files: canonical when it exists, otherwise
+/// absolute with a canonical parent directory.
+fn comparable(path: &Path) -> PathBuf {
+    if let Ok(canonical) = path.canonicalize() {
+        return canonical;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map_or_else(|_| absolute.clone(), |parent| parent.join(name)),
+        _ => absolute,
+    }
+}
+
+/// Checks that no two output files are the same file and that none is a scenario file, which
+/// writing it would destroy.
+pub fn check_outputs(outputs: &[(&Path, &str)], scenarios: &[Scenario]) -> Result<(), String> {
+    let mut seen: Vec<(PathBuf, &str)> = Vec::new();
+    for (path, what) in outputs {
+        let resolved = comparable(path);
+        if let Some((_, earlier)) = seen.iter().find(|(other, _)| *other == resolved) {
+            return Err(format!(
+                "error: the {what} and the {earlier} would both be written to {}; give each \
+                 its own file",
+                path.display()
+            ));
+        }
+        if let Some(scenario) = scenarios
+            .iter()
+            .find(|scenario| comparable(&scenario.path) == resolved)
+        {
+            return Err(format!(
+                "error: the {what} would overwrite the scenario file {}; choose another path",
+                scenario.path.display()
+            ));
+        }
+        seen.push((resolved, what));
+    }
+    Ok(())
+}

@@ -77,14 +77,20 @@ pub async fn run(arguments: RunArguments) -> i32 {
     let Some(scenarios) = load_selected(&arguments.selection) else {
         return exit_code::INVALID_INPUT;
     };
-    for (path, what) in [
+    let outputs: Vec<(&std::path::Path, &str)> = [
         (&arguments.json, "JSON report"),
         (&arguments.junit, "JUnit report"),
         (&arguments.results, "results file"),
-    ] {
-        if let Some(path) = path
-            && let Err(message) = super::check_writable(path, what)
-        {
+    ]
+    .into_iter()
+    .filter_map(|(path, what)| Some((path.as_deref()?, what)))
+    .collect();
+    if let Err(message) = super::check_outputs(&outputs, &scenarios) {
+        err(&message);
+        return exit_code::INVALID_INPUT;
+    }
+    for (path, what) in outputs {
+        if let Err(message) = super::check_writable(path, what) {
             err(&message);
             return exit_code::INVALID_INPUT;
         }
