@@ -133,7 +133,9 @@ impl Results {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
         let results: Self = serde_json::from_str(&text).map_err(|error| {
-            let location = format!("{}:{}:{}", path.display(), error.line(), error.column());
+            // serde_json counts columns from 0 before a line's first character; editors from 1.
+            let column = error.column().max(1);
+            let location = format!("{}:{}:{column}", path.display(), error.line());
             if is_json_report(&text) {
                 return format!(
                     "{location}: this is a JSON report (`meshcheck run --json`), not a results file; \

@@ -190,10 +190,11 @@ pub(super) async fn run_matrix(
     } else {
         Outcome::Passed
     };
-    let differing = rows
+    // Cells observed with another value differ; cells whose probe could not run, or ran too
+    // few times, could not be judged.
+    let differing = results
         .iter()
-        .flat_map(|row| &row.differs)
-        .filter(|differs| **differs)
+        .filter(|result| !result.matched && !result.too_few && result.observed.is_some())
         .count();
     let unjudged = mismatches.len() - differing;
     let message = (outcome != Outcome::Passed).then(|| {

@@ -37,6 +37,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
             found.push(path.clone());
         }
     }
+    // A file named twice (`a.yaml a.yaml`, or a file inside a directory also given) runs
+    // once; the first mention keeps its place.
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain(|path| seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())));
     Ok(found)
 }
 
@@ -109,6 +113,18 @@ mod tests {
                 "c.yaml"
             ]
         );
+    }
+
+    #[test]
+    fn discover_lists_each_file_once() {
+        let temp = TempDir::new("discover-twice");
+        temp.write("d/one.yaml", "kind: Scenario\n");
+        temp.write("d/two.yaml", "kind: Scenario\n");
+        let one = temp.path().join("d/one.yaml");
+        let two = temp.path().join("d/two.yaml");
+        let directory = temp.path().join("d");
+        let found = discover(&[two.clone(), one.clone(), directory, two.clone()]).unwrap();
+        assert_eq!(found, vec![two, one]);
     }
 
     #[test]
