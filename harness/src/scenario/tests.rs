@@ -1278,6 +1278,60 @@ fn api_server_validation_is_located_at_the_field() {
             43,
             "a Service with more than one port must name each port",
         ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: destination.namespace\n                    values: [foo]\n",
+            14,
+            21,
+            "`destination.namespace`: this attribute is replaced by the policy's metadata.namespace",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: destination.user\n                    values: [sleep]\n",
+            14,
+            21,
+            "`destination.user`: this attribute was removed after security.istio.io v1alpha1",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: source.ips\n                    values: [10.0.0.1]\n",
+            14,
+            21,
+            "`source.ips`: unknown attribute",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: request.headers\n                    values: [x]\n",
+            14,
+            21,
+            "`request.headers`: should have the form a[b]",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: source.namespace\n",
+            14,
+            21,
+            "condition `source.namespace` needs values or notValues",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: source.ip\n                    values: [10.0.0.1, 10.0.0.0/40]\n",
+            15,
+            40,
+            "`10.0.0.0/40` is not an IP address or CIDR range for `source.ip`",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: remote.ip\n                    notValues: [example.com]\n",
+            15,
+            33,
+            "`example.com` is not an IP address or CIDR range for `remote.ip`",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: destination.port\n                    notValues: [\"70000\"]\n",
+            15,
+            33,
+            "`70000` is not a port number for `destination.port`",
+        ),
+        (
+            "          apiVersion: security.istio.io/v1\n          kind: AuthorizationPolicy\n          metadata: {name: a, namespace: foo}\n          spec:\n            rules:\n              - when:\n                  - key: request.auth.claims[groups]\n                    values: [\"\"]\n",
+            15,
+            30,
+            "condition `request.auth.claims[groups]` has an empty value in values",
+        ),
     ];
     for (manifest, line, column, message) in cases {
         let path = temp.write("scenario.yaml", &scenario(manifest));

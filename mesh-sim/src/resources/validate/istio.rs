@@ -227,6 +227,7 @@ pub(super) fn authorization_policy(policy: &AuthorizationPolicy) -> Result<(), I
                 }
             }
         }
+        super::conditions::conditions(&rule.when, &["spec", "rules", &rule_index])?;
     }
     Ok(())
 }

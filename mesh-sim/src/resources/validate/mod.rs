@@ -1,6 +1,7 @@
 //! Checks that the API servers of Kubernetes, Istio and TSB make before they store an object,
 //! beyond what the types' shapes already enforce.
 
+mod conditions;
 mod istio;
 mod kubernetes;
 mod tsb;
