@@ -1332,6 +1332,18 @@ fn api_server_validation_is_located_at_the_field() {
             30,
             "condition `request.auth.claims[groups]` has an empty value in values",
         ),
+        (
+            "          apiVersion: api.tsb.tetrate.io/v2\n          kind: TenantSetting\n          metadata: {organization: o, tenant: t, name: s}\n          spec:\n            defaultSecuritySetting:\n              authorization:\n                mode: RULES\n                rules:\n                  allow:\n                    - from: {fqn: organizations/o/tenants/t}\n                      to: {fqn: organizations/o/tenants/t/}\n",
+            18,
+            28,
+            "`organizations/o/tenants/t/` is not the FQN of a TSB hierarchy level",
+        ),
+        (
+            "          apiVersion: security.tsb.tetrate.io/v2\n          kind: SecuritySetting\n          metadata: {organization: o, tenant: t, workspace: w, group: g, name: s}\n          spec:\n            authorization:\n              mode: RULES\n              rules:\n                deny:\n                  - from: {fqn: organizations/o/workspaces/w}\n                    to: {fqn: organizations/o/tenants/t}\n",
+            16,
+            28,
+            "`organizations/o/workspaces/w` is not the FQN of a TSB hierarchy level",
+        ),
     ];
     for (manifest, line, column, message) in cases {
         let path = temp.write("scenario.yaml", &scenario(manifest));

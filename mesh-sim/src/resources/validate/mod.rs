@@ -55,21 +55,15 @@ pub fn validate(resource: &Resource) -> Result<(), Invalid> {
         Resource::OrganizationSetting(setting)
         | Resource::TenantSetting(setting)
         | Resource::WorkspaceSetting(setting) => match &setting.spec.default_security_setting {
-            Some(security) => tsb::service_accounts(
+            Some(security) => tsb::authorization(
                 &security.authorization,
-                &[
-                    "spec",
-                    "defaultSecuritySetting",
-                    "authorization",
-                    "serviceAccounts",
-                ],
+                &["spec", "defaultSecuritySetting", "authorization"],
             ),
             None => Ok(()),
         },
-        Resource::SecuritySetting(setting) => tsb::service_accounts(
-            &setting.spec.authorization,
-            &["spec", "authorization", "serviceAccounts"],
-        ),
+        Resource::SecuritySetting(setting) => {
+            tsb::authorization(&setting.spec.authorization, &["spec", "authorization"])
+        }
         _ => Ok(()),
     }
 }

@@ -1,6 +1,6 @@
 use super::istio::wildcard;
 use super::kubernetes::{is_dns_label, is_dns_subdomain, is_trust_domain};
-use super::tsb::service_account_pattern;
+use super::tsb::{is_rule_fqn, service_account_pattern};
 
 #[test]
 fn wildcards_only_at_the_ends() {
@@ -74,5 +74,37 @@ fn service_account_patterns_follow_tsb() {
     ];
     for (account, expected) in cases {
         assert_eq!(service_account_pattern(account), expected, "{account}");
+    }
+}
+
+#[test]
+fn rule_fqns_name_hierarchy_levels() {
+    let cases = [
+        ("organizations/o", true),
+        ("organizations/o/tenants/t", true),
+        ("organizations/o/tenants/t/workspaces/w", true),
+        (
+            "organizations/o/tenants/t/workspaces/w/securitygroups/g",
+            true,
+        ),
+        ("", false),
+        ("organizations", false),
+        ("organizations/", false),
+        ("organizations/o/tenants/t/", false),
+        ("organizations/o/tenants", false),
+        ("organizations/o/workspaces/w", false),
+        ("organizations/o/tenants/t/securitygroups/g", false),
+        ("tenants/t", false),
+        ("/organizations/o/tenants/t", false),
+        ("organizations/o/tenants/*", false),
+        ("organizations/o/tenants/t/workspaces/w/groups/g", false),
+        (
+            "organizations/o/tenants/t/workspaces/w/securitygroups/g/x/y",
+            false,
+        ),
+        ("organizations/o/tenants/t/clusters/c", false),
+    ];
+    for (fqn, expected) in cases {
+        assert_eq!(is_rule_fqn(fqn), expected, "{fqn:?}");
     }
 }
