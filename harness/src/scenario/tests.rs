@@ -1344,6 +1344,30 @@ fn api_server_validation_is_located_at_the_field() {
             28,
             "`organizations/o/workspaces/w` is not the FQN of a TSB hierarchy level",
         ),
+        (
+            "          apiVersion: apps/v1\n          kind: Deployment\n          metadata: {name: d, namespace: default}\n          spec:\n            template:\n              metadata: {labels: {app: d}}\n              spec: {containers: [{name: c, image: curlimages/curl}]}\n",
+            11,
+            11,
+            "a Deployment needs a non-empty spec.selector",
+        ),
+        (
+            "          apiVersion: apps/v1\n          kind: Deployment\n          metadata: {name: d, namespace: default}\n          spec:\n            selector: {matchLabels: {}}\n            template:\n              metadata: {labels: {app: d}}\n              spec: {containers: [{name: c, image: curlimages/curl}]}\n",
+            12,
+            13,
+            "a Deployment needs a non-empty spec.selector",
+        ),
+        (
+            "          apiVersion: v1\n          kind: Service\n          metadata: {name: s, namespace: default}\n          spec:\n            ports: [{name: http, port: 80}, {name: http, port: 81}]\n",
+            12,
+            46,
+            "port name `http` is declared twice",
+        ),
+        (
+            "          apiVersion: v1\n          kind: Service\n          metadata: {name: s, namespace: default}\n          spec:\n            ports: [{name: http_web, port: 80}]\n",
+            12,
+            22,
+            "invalid port name `http_web`",
+        ),
     ];
     for (manifest, line, column, message) in cases {
         let path = temp.write("scenario.yaml", &scenario(manifest));

@@ -82,6 +82,22 @@ pub(super) fn deployment_spec(
             "use 0 or more replicas",
         ));
     }
+    let selector = &spec.selector;
+    let selector_empty = selector
+        .match_labels
+        .as_ref()
+        .is_none_or(|labels| labels.is_empty())
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(|expressions| expressions.is_empty());
+    if selector_empty {
+        return Err(invalid(
+            &["spec", "selector"],
+            "a Deployment needs a non-empty spec.selector",
+            "add spec.selector.matchLabels with the labels of spec.template.metadata.labels",
+        ));
+    }
     let labels = spec
         .template
         .metadata
@@ -145,9 +161,26 @@ pub(super) fn service_ports(service: &k8s_openapi::api::core::v1::Service) -> Re
         .and_then(|spec| spec.ports.as_deref())
         .unwrap_or_default();
     let mut seen = std::collections::BTreeSet::new();
+    let mut names = std::collections::BTreeSet::new();
     for (index, port) in ports.iter().enumerate() {
         let index_text = index.to_string();
         let at = |field: &'static str| ["spec", "ports", index_text.as_str(), field];
+        let name = port.name.as_deref().unwrap_or_default();
+        if !name.is_empty() && !is_dns_label(name) {
+            return Err(invalid(
+                &at("name"),
+                format!("invalid port name `{name}`"),
+                "a Service port name must be a DNS-1123 label: lowercase letters, digits and \
+                 '-', at most 63",
+            ));
+        }
+        if !name.is_empty() && !names.insert(name) {
+            return Err(invalid(
+                &at("name"),
+                format!("port name `{name}` is declared twice"),
+                "give each entry of spec.ports its own name",
+            ));
+        }
         if !port_in_range(port.port) {
             return Err(invalid(
                 &at("port"),
