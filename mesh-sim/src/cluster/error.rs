@@ -57,6 +57,12 @@ pub enum ClusterError {
         /// The workspace that has the same entry.
         owner: String,
     },
+    /// A request to delete a namespace that Kubernetes keeps for itself.
+    #[error(
+        "namespaces \"{0}\" is forbidden: this namespace may not be deleted; Kubernetes keeps \
+         default, kube-system and kube-public, so delete the objects in it instead"
+    )]
+    ProtectedNamespace(String),
     /// An object to delete, label or restart does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -38,6 +38,9 @@ pub const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
 /// Namespaces every Kubernetes cluster with Istio has before anything is applied.
 pub const INITIAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "istio-system"];
 
+/// Namespaces whose deletion the Kubernetes API server rejects. `istio-system` is not among them.
+pub const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
 /// Cluster-wide settings of one mesh instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterConfig {
@@ -300,6 +303,11 @@ impl ClusterState {
     /// Deletes objects. Deleting a namespace deletes everything in it; deleting a TSB object
     /// deletes its children, as `tctl delete` does.
     pub fn delete(&mut self, keys: &[ResourceKey]) -> Result<(), ClusterError> {
+        if let Some(key) = keys.iter().find(|key| {
+            key.kind == ResourceKind::Namespace && PROTECTED_NAMESPACES.contains(&key.name.as_str())
+        }) {
+            return Err(ClusterError::ProtectedNamespace(key.name.clone()));
+        }
         for key in keys {
             if self.objects.remove(key).is_none() {
                 return Err(ClusterError::NotFound(key.to_string()));

@@ -226,3 +226,36 @@ fn dns_search_path_and_routes() {
     assert_eq!(listener.octets()[2], 128, "outbound listener range");
     assert_eq!(state.resolve_address(&outside, "nosuch.bookinfo"), None);
 }
+
+#[test]
+fn delete_rejects_protected_namespaces() {
+    let mut state = cluster();
+    let namespaces = ["foo", "istio-system"]
+        .iter()
+        .chain(PROTECTED_NAMESPACES)
+        .map(|name| namespace(name, &[]))
+        .collect();
+    state.apply(namespaces).expect("namespaces apply");
+    for name in PROTECTED_NAMESPACES {
+        let keys = [
+            namespace("foo", &[]).key().expect("key"),
+            namespace(name, &[]).key().expect("key"),
+        ];
+        let error = state.delete(&keys).expect_err(name);
+        assert_eq!(error, ClusterError::ProtectedNamespace((*name).to_owned()));
+        assert!(
+            error.to_string().contains("may not be deleted"),
+            "{name}: {error}"
+        );
+        assert!(
+            state.namespaces().any(|existing| existing == "foo"),
+            "{name}: foo was deleted before the rejection"
+        );
+        assert!(
+            state.namespaces().any(|existing| existing == *name),
+            "{name} was deleted"
+        );
+    }
+    let istio = namespace("istio-system", &[]).key().expect("key");
+    state.delete(&[istio]).expect("istio-system can be deleted");
+}
