@@ -936,3 +936,27 @@ fn outputs_may_not_overwrite_scenarios_or_each_other() {
         );
     }
 }
+
+#[test]
+fn translate_variable_hint_fits_standalone_manifests() {
+    let dir = TempDir::new("translate-variable");
+    let manifest = dir.write(
+        "org.yaml",
+        "apiVersion: api.tsb.tetrate.io/v2\nkind: Organization\nmetadata:\n  name: ${ORG}\n",
+    );
+    let output = meshcheck(&["translate", manifest.to_str().unwrap()], None);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(":4:9: undefined variable `ORG`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a manifest outside a scenario has no variables"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("--set"),
+        "translate has no --set: {stderr}"
+    );
+}

@@ -83,6 +83,6 @@ pub fn load_manifest_text(
     file: &Path,
     namespace: Option<&str>,
 ) -> Result<Vec<LocatedResource>, ScenarioError> {
-    let variables = vars::Variables::new(BTreeMap::new(), &BTreeMap::new());
+    let variables = vars::Variables::standalone();
     manifest::read_manifest(text, &yaml::Origin::file(file), &variables, namespace)
 }

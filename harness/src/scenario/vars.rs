@@ -13,6 +13,8 @@ pub(crate) struct Variables {
     /// Names referenced so far, so that the loader can report which variables a scenario
     /// uses.
     used: RefCell<BTreeSet<String>>,
+    /// Whether these are a standalone manifest's variables, which has none to define.
+    standalone: bool,
 }
 
 /// Error expanding a string, with the byte offset of the reference in the string.
@@ -37,6 +39,16 @@ impl Variables {
         Self {
             values,
             used: RefCell::new(BTreeSet::new()),
+            standalone: false,
+        }
+    }
+
+    /// Creates the empty set of a manifest read outside any scenario, as `translate` reads
+    /// one, where no variable can be defined.
+    pub fn standalone() -> Self {
+        Self {
+            standalone: true,
+            ..Self::new(BTreeMap::new(), &BTreeMap::new())
         }
     }
 
@@ -125,10 +137,16 @@ impl Variables {
                 return Err(ReferenceError {
                     offset,
                     message: format!("undefined variable `{name}` in `{reference}`"),
-                    hint: format!(
-                        "define `{name}` under spec.variables, pass --set {name}=VALUE, or \
-                         write $${{ for a literal ${{"
-                    ),
+                    hint: if self.standalone {
+                        "a manifest outside a scenario has no variables, so write the value \
+                         itself, or $${ for a literal ${"
+                            .to_owned()
+                    } else {
+                        format!(
+                            "define `{name}` under spec.variables, pass --set {name}=VALUE, or \
+                             write $${{ for a literal ${{"
+                        )
+                    },
                     reference,
                 });
             };
