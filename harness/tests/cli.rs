@@ -960,3 +960,61 @@ fn translate_variable_hint_fits_standalone_manifests() {
         "translate has no --set: {stderr}"
     );
 }
+
+#[test]
+fn interrupted_graph_keeps_file_and_stops_curl() {
+    let dir = TempDir::new("graph-interrupt");
+    let marker = format!("meshcheck-graph-{}", std::process::id());
+    let scenario = format!(
+        "{HEADER}    - apply: {{bundled: httpbin, namespace: default}}\n    - apply: {{bundled: sleep, namespace: default}}\n    - exec: {{target: deploy/sleep, command: 'curl -s http://httpbin:8000/delay/9?{marker}'}}\n      expect: {{stdout: {{contains: url}}}}\n"
+    );
+    let path = dir.write("slow.yaml", &scenario);
+    let graph = dir.write("graph.html", "earlier graph\n");
+    let child = Command::new(env!("CARGO_BIN_EXE_meshcheck"))
+        .args([
+            "graph",
+            "-o",
+            graph.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ])
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let curl_running = || {
+        Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !curl_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe's curl never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: the scenario was stopped"),
+        "{stderr}"
+    );
+    assert!(!curl_running(), "no curl is left behind");
+    assert_eq!(
+        std::fs::read_to_string(&graph).unwrap(),
+        "earlier graph\n",
+        "the earlier graph is kept"
+    );
+}

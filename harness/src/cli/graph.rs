@@ -27,7 +27,19 @@ pub async fn graph(selection: &Selection, output: &Path) -> i32 {
         err(&message);
         return exit_code::INVALID_INPUT;
     }
-    let report = runner::run_scenario(scenario, BackendKind::InProcess).await;
+    // Dropping the run on a signal stops its mesh and kills its curl processes.
+    let finished = tokio::select! {
+        report = runner::run_scenario(scenario, BackendKind::InProcess) => Some(report),
+        () = super::run::shutdown_signal() => None,
+    };
+    let Some(report) = finished else {
+        meshcheck::backend::process::reap_killed(std::time::Duration::from_secs(2)).await;
+        err(&format!(
+            "interrupted: the scenario was stopped and {} was not written",
+            output.display()
+        ));
+        return exit_code::INTERRUPTED;
+    };
     out(&report::human::scenario_text(&report));
     let title = format!("meshcheck: {}", scenario.name);
     if let Err(error) = std::fs::write(output, graph::render_html(&title, &report.connections)) {

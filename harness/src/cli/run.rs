@@ -28,7 +28,7 @@ pub struct RunArguments {
 }
 
 /// Completes on SIGINT, SIGTERM or SIGHUP (a closed terminal).
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
