@@ -87,6 +87,8 @@ pub async fn run(
         .kill_on_drop(true)
         // Its own process group keeps a terminal's Ctrl-C (sent to the foreground group)
         // from killing the child before meshcheck stops the probe and reports it skipped.
+        // NOTE: a process that dies without handling the signal (SIGKILL, or Ctrl-C in a
+        // `cargo test` run) leaves the child to exit by itself once the mesh's sockets close.
         .process_group(0);
     let mut child = command.spawn().map_err(RunError::Spawn)?;
     if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
