@@ -38,10 +38,16 @@ impl Default for Expectation {
     }
 }
 
+/// Text Envoy sends with an HTTP 403 from its RBAC filter.
+const RBAC_DENIED: &str = "RBAC: access denied";
+
 impl Expectation {
-    /// Returns whether the command is expected to succeed: exit code 0 is the only one accepted.
+    /// Returns whether the command is expected to succeed: exit code 0 is the only one
+    /// accepted, and stdout is not expected to show a denial, which is an HTTP status of 400
+    /// or more as the whole of stdout (`-w '%{http_code}'` with `-o /dev/null`) or Envoy's
+    /// `RBAC: access denied`.
     pub fn is_success(&self) -> bool {
-        self.exit_codes == [0]
+        self.exit_codes == [0] && !self.stdout.iter().any(TextMatcher::expects_denial)
     }
 }
 
@@ -62,6 +68,20 @@ pub enum TextMatcher {
 const EXCERPT_CHARS: usize = 200;
 
 impl TextMatcher {
+    /// Checks whether this matcher expects an HTTP denial: the whole output is a status of
+    /// 400 or more, or it names Envoy's RBAC denial.
+    fn expects_denial(&self) -> bool {
+        match self {
+            Self::Equals(text) => {
+                let status = text.trim();
+                text.contains(RBAC_DENIED)
+                    || (status.len() == 3 && status.parse::<u16>().is_ok_and(|code| code >= 400))
+            }
+            Self::Contains(text) => text.contains(RBAC_DENIED),
+            Self::NotContains(_) | Self::Regex(_) => false,
+        }
+    }
+
     /// Checks `text`, returning a description of the mismatch when it does not match. The
     /// description does not name the stream, such as `expected to contain "x", but it does
     /// not`, so the caller prefixes `stdout` or `stderr`.

@@ -505,6 +505,26 @@ fn probe_mode_defaults() {
             ProbeMode::Consecutive,
         ),
         ("      expect: {}\n      probe: once\n", ProbeMode::Once),
+        (
+            "      expect: {stdout: {equals: \"403\"}}\n",
+            ProbeMode::Once,
+        ),
+        (
+            "      expect: {stdout: {contains: \"RBAC: access denied\"}}\n",
+            ProbeMode::Once,
+        ),
+        (
+            "      expect: {stdout: {equals: \"200\"}}\n",
+            ProbeMode::Consecutive,
+        ),
+        (
+            "      expect: {stdout: {notContains: \"RBAC: access denied\"}}\n",
+            ProbeMode::Consecutive,
+        ),
+        (
+            "      expect: {stdout: {equals: \"403\"}}\n      probe: consecutive\n",
+            ProbeMode::Consecutive,
+        ),
     ];
     for (tail, probe) in cases {
         let text = with_steps(&format!(
