@@ -132,8 +132,8 @@ impl BackendKind {
         }
     }
 
-    /// Checks a loaded scenario against what this backend knows before it starts: for the
-    /// in-process backend, a dry run of every change on its cluster model.
+    /// Checks a loaded scenario before the backend starts. The in-process backend does a dry
+    /// run of every change on its cluster model.
     pub fn rehearse(self, scenario: &Scenario) -> Result<(), ScenarioError> {
         match self {
             Self::InProcess => inprocess::rehearse(scenario),

@@ -175,7 +175,7 @@ fn scratch_file(name: &str, text: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn reading_a_json_report_says_which_file_is_wanted() {
+fn json_report_is_not_results_file() {
     let path = scratch_file(
         "report.json",
         "{\n  \"schemaVersion\": 1,\n  \"backend\": \"inprocess\",\n  \"summary\": {}\n}\n",

@@ -206,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn deployments_and_bare_pods_of_one_name_are_told_apart() {
+    fn workload_kind_tells_deploy_from_pod() {
         let from_deployment = workload("sleep", true);
         let bare_pod = workload("sleep", false);
         let deploy = reference(WorkloadKind::Deployment, "sleep");

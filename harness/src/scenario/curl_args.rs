@@ -15,10 +15,11 @@ const SHELL_OPERATORS: &[&str] = &[
 /// inside an argument.
 const COMMAND_SUBSTITUTIONS: &[&str] = &["$(", "`"];
 
-/// Long options that would escape the protocol limit: `--next` starts another transfer (curl
-/// applies an option only to the transfer it is written in, and the backend appends `--proto`
-/// after the step's arguments), and `--config` reads options, including `next`, from a file or
-/// standard input. curl 7.x also accepts any unambiguous prefix of a long option (`--nex`).
+/// Long options that would escape the protocol limit. `--next` starts another transfer, and
+/// curl applies an option only to the transfer it is written in, while the backend appends
+/// `--proto` after the step's arguments. `--config` reads options, `next` among them, from a
+/// file or standard input. curl 7.x also accepts any unambiguous prefix of a long option
+/// (`--nex`).
 const ESCAPING_LONG_OPTIONS: &[&str] = &["next", "config"];
 
 /// The short forms of [`ESCAPING_LONG_OPTIONS`]: `-:` for `--next`, `-K` for `--config`.
@@ -32,8 +33,8 @@ const SHORT_OPTIONS_WITH_VALUE: &str = "AbcCdDeEFHKmoPQrtTuUwxXyYz";
 
 /// Returns the long name of an option in `argument` that escapes the protocol limit.
 ///
-/// `value_expected` says whether `argument` is the value of the previous short option, such as
-/// the header after `-H`; a long option's value is not known to be one and is checked too.
+/// `value_expected` is true when `argument` is the value of the previous short option, such as
+/// the header after `-H`. A long option's value is not known to be one, so it is checked too.
 fn escaping_option(argument: &str, value_expected: bool) -> Option<&'static str> {
     if value_expected {
         return None;

@@ -43,8 +43,8 @@ const RBAC_DENIED: &str = "RBAC: access denied";
 
 impl Expectation {
     /// Returns whether the command is expected to succeed: exit code 0 is the only one
-    /// accepted, and stdout is not expected to show a denial, which is an HTTP status of 400
-    /// or more as the whole of stdout (`-w '%{http_code}'` with `-o /dev/null`) or Envoy's
+    /// accepted, and stdout is not expected to show a denial. A denial is an HTTP status of
+    /// 400 or more as the whole of stdout (from `-w '%{http_code}'`), or Envoy's
     /// `RBAC: access denied`.
     pub fn is_success(&self) -> bool {
         self.exit_codes == [0] && !self.stdout.iter().any(TextMatcher::expects_denial)

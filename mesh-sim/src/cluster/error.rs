@@ -4,7 +4,7 @@ use super::addressing::AddressExhausted;
 use super::tsb;
 use crate::resources::KeyError;
 
-/// Why a change to the cluster was rejected. Nothing of the change was applied.
+/// The reason a change to the cluster was rejected. Nothing of the change was applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
     /// The object has no usable identity.

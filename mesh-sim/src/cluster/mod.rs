@@ -107,8 +107,9 @@ impl ClusterState {
         }
     }
 
-    /// A cluster using address block `127.<block>.0.0/16` with the namespaces every
-    /// Kubernetes cluster with Istio has before anything is applied: [`INITIAL_NAMESPACES`].
+    /// Creates a cluster using address block `127.<block>.0.0/16` that holds the namespaces
+    /// every Kubernetes cluster with Istio has before anything is applied,
+    /// [`INITIAL_NAMESPACES`].
     pub fn with_initial_namespaces(config: ClusterConfig, block: u8) -> Result<Self, ClusterError> {
         let mut state = Self::new(config, block);
         let namespaces = INITIAL_NAMESPACES
