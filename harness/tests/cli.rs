@@ -46,6 +46,26 @@ impl Drop for TempDir {
     }
 }
 
+/// Checks whether a curl process whose command line contains `marker` is running.
+fn curl_running(marker: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Waits, for at most 30 seconds, until a curl whose command line contains `marker` runs.
+fn wait_for_curl(marker: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !curl_running(marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe's curl never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -390,27 +410,14 @@ fn interrupt_stops_curl_and_keeps_finished_steps() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait, bounded, until the slow probe's curl runs: then the first steps have finished.
-    let curl_running = || {
-        Command::new("pgrep")
-            .args(["-f", &marker])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !curl_running() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the probe's curl never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Once the slow probe's curl runs, the steps before it have finished.
+    wait_for_curl(&marker);
     let pid = child.id().to_string();
     let signal = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(signal.success(), "SIGINT sent");
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
-    assert!(!curl_running(), "no curl is left behind");
+    assert!(!curl_running(&marker), "no curl is left behind");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report["interrupted"], true);
     let outcomes: Vec<&str> = report["scenarios"][0]["steps"]
@@ -439,7 +446,7 @@ fn interrupt_stops_curl_and_keeps_finished_steps() {
 }
 
 #[test]
-fn unwritable_report_stops_before_the_mesh_and_leaves_other_files_alone() {
+fn unwritable_report_keeps_other_files() {
     let dir = TempDir::new("unwritable");
     let earlier = dir.write("earlier.json", "{\"kept\": true}\n");
     let unwritable = dir.0.join("no-such-directory").join("out.xml");
@@ -706,6 +713,7 @@ fn streak_cut_short_by_timeout_is_inconclusive() {
     let dir = TempDir::new("short-success");
     let scenario = "apiVersion: meshcheck.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: short\nspec:\n  timeouts: {success: 1ms}\n  steps:\n    - apply: {bundled: httpbin, namespace: default}\n    - apply: {bundled: sleep, namespace: default}\n    - name: one matching attempt fits in the timeout\n      exec:\n        target: deploy/sleep\n        command: curl -sS http://httpbin:8000/get\n      expect: {}\n    - name: one matching cell fits in the timeout\n      matrix:\n        sources:\n          sleep: {target: deploy/sleep}\n        requests:\n          get: http://httpbin:8000/get\n        expect: |\n          .      get\n          sleep  200\n";
     let path = dir.write("short.yaml", scenario);
+
     let report_path = dir.0.join("out.json");
     let output = meshcheck(
         &[
@@ -718,6 +726,7 @@ fn streak_cut_short_by_timeout_is_inconclusive() {
     );
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(4), "{stdout}");
+
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
             .expect("JSON report");
@@ -728,6 +737,7 @@ fn streak_cut_short_by_timeout_is_inconclusive() {
         exec_message.contains("every attempt matched, but only 1 of the 3 in a row"),
         "{exec_message}"
     );
+
     assert_eq!(steps[3]["outcome"], "inconclusive", "{stdout}");
     let matrix_message = steps[3]["message"].as_str().expect("matrix message");
     assert_eq!(
@@ -873,20 +883,8 @@ fn interrupt_of_whole_process_group_skips_running_probe() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let curl_running = || {
-        Command::new("pgrep")
-            .args(["-f", &marker])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !curl_running() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the probe's curl never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Once the slow probe's curl runs, the steps before it have finished.
+    wait_for_curl(&marker);
     let group = format!("-{}", child.id());
     let signal = Command::new("kill")
         .args(["-INT", "--", &group])
@@ -895,7 +893,7 @@ fn interrupt_of_whole_process_group_skips_running_probe() {
     assert!(signal.success(), "SIGINT sent to the group");
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
-    assert!(!curl_running(), "no curl is left behind");
+    assert!(!curl_running(&marker), "no curl is left behind");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let running = &report["scenarios"][0]["steps"][2];
     assert_eq!(running["outcome"], "skipped", "{running}");
@@ -970,6 +968,7 @@ fn interrupted_graph_keeps_file_and_stops_curl() {
     );
     let path = dir.write("slow.yaml", &scenario);
     let graph = dir.write("graph.html", "earlier graph\n");
+
     let child = Command::new(env!("CARGO_BIN_EXE_meshcheck"))
         .args([
             "graph",
@@ -982,28 +981,13 @@ fn interrupted_graph_keeps_file_and_stops_curl() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let curl_running = || {
-        Command::new("pgrep")
-            .args(["-f", &marker])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !curl_running() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the probe's curl never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Once the slow probe's curl runs, the steps before it have finished.
+    wait_for_curl(&marker);
+
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let signal = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(signal.success(), "SIGINT sent");
+
     let output = child.wait_with_output().unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
@@ -1011,7 +995,7 @@ fn interrupted_graph_keeps_file_and_stops_curl() {
         stderr.contains("interrupted: the scenario was stopped"),
         "{stderr}"
     );
-    assert!(!curl_running(), "no curl is left behind");
+    assert!(!curl_running(&marker), "no curl is left behind");
     assert_eq!(
         std::fs::read_to_string(&graph).unwrap(),
         "earlier graph\n",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use mesh_sim::cluster::{ClusterConfig, LabelChange};
+use mesh_sim::cluster::{ClusterConfig, ClusterState, LabelChange};
 use mesh_sim::resources::{ResourceKey, ResourceKind, Scope};
 use mesh_sim::runtime::pods::PodRuntime;
 use mesh_sim::runtime::{Mesh, MeshError, MeshOptions, PodSelector};
@@ -115,6 +115,20 @@ fn keys_of(objects: &[LocatedResource]) -> Result<Vec<ResourceKey>, BackendError
         .collect()
 }
 
+/// Checks whether `state` contains the object `reference` names, as `kubectl get` finds it.
+/// Pods that a Deployment created are not stored objects, but they count.
+fn contains(state: &ClusterState, reference: &ObjectRef) -> bool {
+    if state.object(&key_of(reference)).is_some() {
+        return true;
+    }
+    reference.kind == ResourceKind::Pod
+        && reference.namespace.as_ref().is_some_and(|namespace| {
+            state
+                .pod(&format!("{namespace}/{}", reference.name))
+                .is_some()
+        })
+}
+
 /// Finds the `curl` binary on `PATH`, looking it up once.
 fn curl_binary() -> Option<&'static Path> {
     static CURL: OnceLock<Option<PathBuf>> = OnceLock::new();
@@ -134,7 +148,7 @@ fn is_curl(program: &str) -> bool {
         .is_some_and(|name| name == "curl")
 }
 
-/// The mesh-sim settings of a scenario's `spec.cluster`.
+/// Returns the mesh-sim settings of a scenario's `spec.cluster`.
 fn cluster_config(cluster: &ClusterSettings) -> ClusterConfig {
     ClusterConfig {
         name: cluster.name.clone(),
@@ -337,20 +351,7 @@ impl Backend for InProcess {
         &'a self,
         reference: &'a ObjectRef,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            let state = self.mesh.store().snapshot();
-            if state.object(&key_of(reference)).is_some() {
-                return Ok(true);
-            }
-            // Pods that a Deployment created are not stored objects, but kubectl lists them.
-            let live_pod = reference.kind == ResourceKind::Pod
-                && reference.namespace.as_ref().is_some_and(|namespace| {
-                    state
-                        .pod(&format!("{namespace}/{}", reference.name))
-                        .is_some()
-                });
-            Ok(live_pod)
-        })
+        Box::pin(async move { Ok(contains(&self.mesh.store().snapshot(), reference)) })
     }
 
     fn traffic(&self) -> Vec<TrafficRecord> {

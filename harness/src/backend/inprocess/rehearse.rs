@@ -8,12 +8,12 @@
 
 use mesh_sim::apps::AppKind;
 use mesh_sim::cluster::{ClusterError, ClusterState, LabelChange};
-use mesh_sim::resources::{Resource, ResourceKey, ResourceKind, Scope};
+use mesh_sim::resources::{Resource, ResourceKey};
 
-use super::{cluster_config, key_of};
+use super::{cluster_config, contains, key_of};
 use crate::scenario::{
     Action, DeleteTarget, LocatedResource, Scenario, ScenarioError, SourceLocation, Step,
-    TrafficDestination, WorkloadKind, WorkloadRef,
+    TrafficDestination, WorkloadRef,
 };
 
 /// The address block the rehearsal's cluster model uses; it binds nothing, so any block works.
@@ -122,17 +122,6 @@ fn rejected_object<'a>(
         .find(|object| trial.apply(vec![object.resource.clone()]).is_err())
 }
 
-fn workload_key(workload: &WorkloadRef) -> ResourceKey {
-    ResourceKey {
-        kind: match workload.kind {
-            WorkloadKind::Deployment => ResourceKind::Deployment,
-            WorkloadKind::Pod => ResourceKind::Pod,
-        },
-        scope: Scope::Namespace(workload.namespace.clone()),
-        name: workload.name.clone(),
-    }
-}
-
 /// Checks that `workload` exists at this step: a Deployment, a bare Pod, or a pod that a
 /// Deployment created (for `pod/NAME`).
 fn check_workload(
@@ -141,12 +130,7 @@ fn check_workload(
     workload: &WorkloadRef,
     role: &str,
 ) -> Result<(), ScenarioError> {
-    let exists = state.object(&workload_key(workload)).is_some()
-        || (workload.kind == WorkloadKind::Pod
-            && state
-                .pod(&format!("{}/{}", workload.namespace, workload.name))
-                .is_some());
-    if exists {
+    if contains(state, &workload.object()) {
         return Ok(());
     }
     Err(ScenarioError::invalid(
@@ -178,13 +162,8 @@ pub fn rehearse(scenario: &Scenario) -> Result<(), ScenarioError> {
                 let before = state.clone();
                 let resources = set.objects.iter().map(|object| object.resource.clone());
                 state.apply(resources.collect()).map(drop).map_err(|error| {
-                    // A bundled manifest is not the user's to edit, so point at the step.
                     let location = rejected_object(&before, &set.objects)
-                        .map(|object| &object.location)
-                        .filter(|location| {
-                            !location.file.to_string_lossy().starts_with("<bundled:")
-                        })
-                        .unwrap_or(&step.location);
+                        .map_or(&step.location, |object| object_location(step, object));
                     rejected(location, step, &error)
                 })
             }
@@ -217,7 +196,7 @@ pub fn rehearse(scenario: &Scenario) -> Result<(), ScenarioError> {
                     .map_err(|error| rejected(&step.location, step, &error))
             }
             Action::RolloutRestart(target) => state
-                .rollout_restart(&workload_key(target), REHEARSAL_RESTART)
+                .rollout_restart(&key_of(&target.object()), REHEARSAL_RESTART)
                 .map_err(|error| rejected(&step.location, step, &error)),
             Action::Exec(exec) => check_workload(&state, step, &exec.target, "runs in"),
             Action::Matrix(matrix) => matrix

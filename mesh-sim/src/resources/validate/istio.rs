@@ -137,6 +137,26 @@ fn policy_targets(policy: &AuthorizationPolicy) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Checks that every value of the named `lists` under `parent` has its wildcard only at the
+/// start or the end, suggesting `hint` otherwise.
+fn wildcards_at_ends(
+    lists: &[(&str, &Vec<String>)],
+    parent: &[&str],
+    hint: &str,
+) -> Result<(), Invalid> {
+    for (field, values) in lists {
+        if let Some(value) = values.iter().find(|value| !wildcard(value)) {
+            let path: Vec<&str> = parent.iter().copied().chain([*field]).collect();
+            return Err(invalid(
+                &path,
+                format!("`{value}`: a wildcard is allowed only at the start or the end"),
+                hint,
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn authorization_policy(policy: &AuthorizationPolicy) -> Result<(), Invalid> {
     use crate::resources::istio::AuthorizationAction;
     policy_targets(policy)?;
@@ -151,57 +171,31 @@ pub(super) fn authorization_policy(policy: &AuthorizationPolicy) -> Result<(), I
         let rule_index = index.to_string();
         for (from_index, from) in rule.from.iter().enumerate() {
             let source = &from.source;
-            let lists = [
-                ("principals", &source.principals),
-                ("notPrincipals", &source.not_principals),
-                ("namespaces", &source.namespaces),
-                ("notNamespaces", &source.not_namespaces),
-            ];
-            for (field, values) in lists {
-                if let Some(value) = values.iter().find(|value| !wildcard(value)) {
-                    let from_index = from_index.to_string();
-                    return Err(invalid(
-                        &[
-                            "spec",
-                            "rules",
-                            &rule_index,
-                            "from",
-                            &from_index,
-                            "source",
-                            field,
-                        ],
-                        format!("`{value}`: a wildcard is allowed only at the start or the end"),
-                        "write a prefix (`ns/*`), a suffix (`*/sa/x`) or `*`",
-                    ));
-                }
-            }
+            let from_index = from_index.to_string();
+            wildcards_at_ends(
+                &[
+                    ("principals", &source.principals),
+                    ("notPrincipals", &source.not_principals),
+                    ("namespaces", &source.namespaces),
+                    ("notNamespaces", &source.not_namespaces),
+                ],
+                &["spec", "rules", &rule_index, "from", &from_index, "source"],
+                "write a prefix (`ns/*`), a suffix (`*/sa/x`) or `*`",
+            )?;
         }
         for (to_index, to) in rule.to.iter().enumerate() {
             let operation = &to.operation;
-            let lists = [
-                ("paths", &operation.paths),
-                ("notPaths", &operation.not_paths),
-                ("hosts", &operation.hosts),
-                ("notHosts", &operation.not_hosts),
-            ];
-            for (field, values) in lists {
-                if let Some(value) = values.iter().find(|value| !wildcard(value)) {
-                    let to_index = to_index.to_string();
-                    return Err(invalid(
-                        &[
-                            "spec",
-                            "rules",
-                            &rule_index,
-                            "to",
-                            &to_index,
-                            "operation",
-                            field,
-                        ],
-                        format!("`{value}`: a wildcard is allowed only at the start or the end"),
-                        "write a prefix (`/api/*`), a suffix (`*.html`) or `*`",
-                    ));
-                }
-            }
+            let to_index = to_index.to_string();
+            wildcards_at_ends(
+                &[
+                    ("paths", &operation.paths),
+                    ("notPaths", &operation.not_paths),
+                    ("hosts", &operation.hosts),
+                    ("notHosts", &operation.not_hosts),
+                ],
+                &["spec", "rules", &rule_index, "to", &to_index, "operation"],
+                "write a prefix (`/api/*`), a suffix (`*.html`) or `*`",
+            )?;
             for (field, values) in [
                 ("ports", &operation.ports),
                 ("notPorts", &operation.not_ports),
@@ -210,7 +204,6 @@ pub(super) fn authorization_policy(policy: &AuthorizationPolicy) -> Result<(), I
                     .iter()
                     .find(|value| value.parse::<u16>().map_or(true, |port| port == 0))
                 {
-                    let to_index = to_index.to_string();
                     return Err(invalid(
                         &[
                             "spec",
