@@ -93,8 +93,8 @@ pub async fn run(
     let mut child = command.spawn().map_err(RunError::Spawn)?;
     if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
         let text = text.to_owned();
-        // Written on its own task so that a command that does not read its input cannot
-        // block the output being collected; the pipe closes when it is done.
+        // Written on its own task, so a command that does not read its input cannot block
+        // the output being collected. The pipe closes when the text is written.
         tokio::spawn(async move {
             let _ = input.write_all(text.as_bytes()).await;
         });

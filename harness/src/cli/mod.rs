@@ -142,10 +142,10 @@ pub fn load_selected(selection: &Selection) -> Option<Vec<Scenario>> {
 
 /// Checks before any mesh starts that an output file can be written, without changing it: an
 /// existing file is opened for appending, a missing one is created and removed again.
-pub fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+pub fn check_writable(path: &Path, description: &str) -> Result<(), String> {
     let cannot = |error: std::io::Error| {
         format!(
-            "error: cannot write the {what} to {}: {error}",
+            "error: cannot write the {description} to {}: {error}",
             path.display()
         )
     };
@@ -178,11 +178,11 @@ fn comparable(path: &Path) -> PathBuf {
 /// writing it would destroy.
 pub fn check_outputs(outputs: &[(&Path, &str)], scenarios: &[Scenario]) -> Result<(), String> {
     let mut seen: Vec<(PathBuf, &str)> = Vec::new();
-    for (path, what) in outputs {
+    for (path, description) in outputs {
         let resolved = comparable(path);
         if let Some((_, earlier)) = seen.iter().find(|(other, _)| *other == resolved) {
             return Err(format!(
-                "error: the {what} and the {earlier} would both be written to {}; give each \
+                "error: the {description} and the {earlier} would both be written to {}; give each \
                  its own file",
                 path.display()
             ));
@@ -192,11 +192,11 @@ pub fn check_outputs(outputs: &[(&Path, &str)], scenarios: &[Scenario]) -> Resul
             .find(|scenario| comparable(&scenario.path) == resolved)
         {
             return Err(format!(
-                "error: the {what} would overwrite the scenario file {}; choose another path",
+                "error: the {description} would overwrite the scenario file {}; choose another path",
                 scenario.path.display()
             ));
         }
-        seen.push((resolved, what));
+        seen.push((resolved, description));
     }
     Ok(())
 }

@@ -383,11 +383,11 @@ async fn run_exec(
             Err(error) => {
                 streak = 0;
                 // A target that does not exist will not appear by retrying.
-                let gone = matches!(
+                let target_missing = matches!(
                     backend.object_exists(&exec.target.object()).await,
                     Ok(false)
                 );
-                last_error = Some(if gone {
+                last_error = Some(if target_missing {
                     BackendError::Exec(format!(
                         "{} in namespace {} does not exist in the cluster; check the name and \
                          namespace, or create it in an earlier step",
@@ -396,7 +396,7 @@ async fn run_exec(
                 } else {
                     error
                 });
-                if gone {
+                if target_missing {
                     break;
                 }
             }

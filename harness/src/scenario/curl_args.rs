@@ -27,7 +27,7 @@ const ESCAPING_SHORT_OPTIONS: &[(char, &str)] = &[(':', "next"), ('K', "config")
 
 /// curl's short options that take a value, which is the rest of a bundle (`-o/dev/null`) or
 /// the next argument (`-o /dev/null`), from curl 7.88's option table.
-// NOTE: a newer curl may add short options that take a value; one missing here only makes the
+// NOTE: a newer curl may add short options that take a value. One missing here only makes the
 // check reject a value that happens to contain `:` or `K`.
 const SHORT_OPTIONS_WITH_VALUE: &str = "AbcCdDeEFHKmoPQrtTuUwxXyYz";
 
@@ -152,7 +152,7 @@ fn check_argument(step: CurlStep, argument: &str, value_expected: bool) -> Optio
         });
     }
     let option = escaping_option(argument, value_expected)?;
-    let shown = if argument == format!("--{option}") {
+    let quoted = if argument == format!("--{option}") {
         format!("`{argument}`")
     } else {
         format!("`{argument}` (curl's --{option})")
@@ -160,14 +160,14 @@ fn check_argument(step: CurlStep, argument: &str, value_expected: bool) -> Optio
     match option {
         "next" => Some(Problem {
             message: format!(
-                "{shown} is not supported in {name} steps, because the \
+                "{quoted} is not supported in {name} steps, because the \
                  transfers before it would run without meshcheck's protocol limit"
             ),
             hint: step.split_hint().to_owned(),
         }),
         _ => Some(Problem {
             message: format!(
-                "{shown} is not supported in {name} steps, because \
+                "{quoted} is not supported in {name} steps, because \
                  options read from a config file escape meshcheck's checks"
             ),
             hint: "write the options in the command itself".to_owned(),

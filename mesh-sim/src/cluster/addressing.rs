@@ -31,12 +31,12 @@ const OUTBOUND_FIRST: u8 = 128;
 /// An address range ran out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the in-process address range for {what} in 127.{block}.0.0/16 is exhausted after \
+    "the in-process address range for {range} in 127.{block}.0.0/16 is exhausted after \
      {capacity} addresses, which are not reused within a mesh; use fewer replicas, pod \
      restarts or services in one scenario, or split it"
 )]
 pub struct AddressExhausted {
-    what: &'static str,
+    range: &'static str,
     block: u8,
     capacity: u16,
 }
@@ -78,7 +78,7 @@ impl AddressPlan {
         counter: &mut u16,
         first: u8,
         end: u8,
-        what: &'static str,
+        range: &'static str,
     ) -> Result<Ipv4Addr, AddressExhausted> {
         // Host octets 1..=254 of each third-octet value; .0 and .255 are skipped so addresses
         // never look like network or broadcast addresses.
@@ -86,7 +86,7 @@ impl AddressPlan {
         let capacity = u16::from(end - first) * per_octet;
         if *counter >= capacity {
             return Err(AddressExhausted {
-                what,
+                range,
                 block: self.block,
                 capacity,
             });
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(
             error,
             AddressExhausted {
-                what: "pods",
+                range: "pods",
                 block: 9,
                 capacity: 7874,
             }

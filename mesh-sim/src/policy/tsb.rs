@@ -5,10 +5,10 @@
 //!
 //! NOTE: TSB documents the enums and the propagation strategies but not every detail of the
 //! generated Istio resources. The choices below are inferred and collected here so they can be
-//! changed in one place: a namespace claimed by several workspaces (or groups) belongs to the
-//! most specific selector, then the oldest (the cluster rejects a workspace that repeats
-//! another's entry exactly, and a group reaching outside its workspace); a wildcard or prefix
-//! entry never claims Istio's root namespace or Kubernetes' system namespaces; GROUP mode in a namespace that no group covers
+//! changed in one place. A namespace claimed by several workspaces (or groups) belongs to the
+//! most specific selector, then the oldest; the cluster rejects a workspace that repeats
+//! another's entry exactly, and a group reaching outside its workspace. A wildcard or prefix
+//! entry never claims Istio's root namespace or Kubernetes' system namespaces. GROUP mode in a namespace that no group covers
 //! allows only that namespace; the generated resources are named `tsb-mtls` (a namespace-wide
 //! PeerAuthentication), `allow` (an ALLOW AuthorizationPolicy, the name TSB uses) and `deny`.
 
@@ -73,8 +73,8 @@ struct Hierarchy<'a> {
     system_namespaces: BTreeSet<String>,
 }
 
-/// The namespaces a wildcard or prefix selector entry (`*/*`, `c1/*`, `kube*`) never claims:
-/// Istio's root namespace and Kubernetes' own. Resources TSB generates without a selector in
+/// Returns the namespaces a wildcard or prefix selector entry (`*/*`, `c1/*`, `kube*`) never
+/// claims: Istio's root namespace and Kubernetes' own. Resources TSB generates without a selector in
 /// the root namespace would apply to the whole mesh, so a catch-all workspace must not take
 /// it over. An exact entry (`*/istio-system`) still claims such a namespace.
 fn system_namespaces(state: &ClusterState) -> BTreeSet<String> {

@@ -49,7 +49,7 @@ impl SelectorEntry {
         })
     }
 
-    /// How specifically the entry names `cluster/namespace`, or `None` if it does not.
+    /// Returns how specifically the entry names `cluster/namespace`, or `None` if it does not.
     pub fn rank(&self, cluster: &str, namespace: &str) -> Option<u8> {
         let cluster_rank = match self.cluster.as_str() {
             "*" => 0,

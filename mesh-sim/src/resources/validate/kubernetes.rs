@@ -3,7 +3,7 @@
 use super::{Invalid, invalid};
 use crate::resources::Resource;
 
-/// Whether `part` is lowercase letters, digits and `-`, starting and ending with a letter or
+/// Checks whether `part` is lowercase letters, digits and `-`, starting and ending with a letter or
 /// digit.
 fn is_label_text(part: &str) -> bool {
     !part.is_empty()
@@ -14,7 +14,7 @@ fn is_label_text(part: &str) -> bool {
         && !part.ends_with('-')
 }
 
-/// Whether `name` is a DNS-1123 label: label text of at most 63 characters.
+/// Checks whether `name` is a DNS-1123 label: label text of at most 63 characters.
 pub fn is_dns_label(name: &str) -> bool {
     name.len() <= 63 && is_label_text(name)
 }
@@ -25,7 +25,7 @@ pub fn is_trust_domain(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
-/// Whether `name` is a DNS-1123 subdomain as Kubernetes checks it: dot-separated label text,
+/// Checks whether `name` is a DNS-1123 subdomain as Kubernetes checks it: dot-separated label text,
 /// at most 253 characters in all.
 pub(super) fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_label_text)
